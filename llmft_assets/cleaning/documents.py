@@ -1,0 +1,92 @@
+"""One raw document in, one cleaned document out: the core behind `cleaned_documents` and
+`python -m llmft_assets clean`."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+
+from llmft_assets.cleaning.decoding import decode_text
+from llmft_assets.cleaning.gutenberg import BOILERPLATE, strip_gutenberg
+from llmft_assets.cleaning.html import extract_article
+from llmft_assets.cleaning.language import guess_language
+from llmft_assets.errors import DocumentError
+
+MIN_BOOK_CHARS = 200
+_HTML_START = re.compile(r"<\s*(?:!doctype|html|head|body|article|div|p|h[1-6]|section)[\s>]", re.I)
+
+
+class DocumentKind(StrEnum):
+    HTML = "html"
+    GUTENBERG = "gutenberg"
+
+
+@dataclass(frozen=True)
+class CleanedDocument:
+    doc_id: str
+    source: str
+    kind: str
+    title: str
+    url: str
+    text: str
+    content_sha256: str  # of the cleaned text
+    raw_sha256: str  # of the bytes as fetched
+    char_count: int
+    language: str
+    encoding: str
+    flags: str  # comma-separated, e.g. "no_markers"
+
+    def as_row(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def detect_kind(text: str) -> DocumentKind:
+    return DocumentKind.HTML if _HTML_START.search(text[:4096]) else DocumentKind.GUTENBERG
+
+
+def clean_document(
+    data: bytes,
+    *,
+    doc_id: str,
+    source: str,
+    kind: DocumentKind | None = None,
+    file_name: str | None = None,
+    title_hint: str = "",
+    url: str = "",
+    language_hint: str = "",
+) -> CleanedDocument:
+    """Decode, detect the kind unless given, extract the text; DocumentError if unusable."""
+    decoded = decode_text(data)
+    kind = kind or detect_kind(decoded.text)
+    flags: tuple[str, ...] = ()
+    if kind is DocumentKind.HTML:
+        article = extract_article(decoded.text, file_name=file_name)
+        title, text, language = article.title, article.text, ""
+    else:
+        book = strip_gutenberg(decoded.text)
+        leftover = BOILERPLATE.search(book.text)
+        if leftover:
+            raise DocumentError(
+                f"Project Gutenberg boilerplate is left after stripping ({leftover.group(0)!r}):"
+                " unrecognized marker style"
+            )
+        if len(book.text) < MIN_BOOK_CHARS:
+            raise DocumentError(f"only {len(book.text)} characters of text after stripping")
+        title, text, language, flags = book.title, book.text, book.language, book.flags
+    title = title_hint or title or (file_name or doc_id)
+    return CleanedDocument(
+        doc_id=doc_id,
+        source=source,
+        kind=kind.value,
+        title=title,
+        url=url,
+        text=text,
+        content_sha256=hashlib.sha256(text.encode()).hexdigest(),
+        raw_sha256=hashlib.sha256(data).hexdigest(),
+        char_count=len(text),
+        language=language_hint or language or guess_language(text),
+        encoding=decoded.encoding,
+        flags=",".join(flags),
+    )

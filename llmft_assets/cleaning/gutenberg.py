@@ -1,0 +1,266 @@
+"""The author's text of a Project Gutenberg book, without header, licence and footer.
+
+Marker styles changed over three decades; this handles them by kind rather than by era:
+- header ends: `*** START OF THE/THIS PROJECT GUTENBERG EBOOK ... ***` (any spacing, any
+  indentation, split over two lines, "EBOOK"/"ETEXT"), and the 1990s
+  `*END*THE SMALL PRINT! ... *END*` that closes the licence at the top of Etexts;
+- footer starts: `*** END OF THE/THIS PROJECT GUTENBERG EBOOK`, `End of (the) Project
+  Gutenberg('s) ...` lines, and licence or "small print" blocks, wherever they sit.
+The body runs from the last header end before the first footer to the first footer after
+it. Credits ("Produced by ...") and transcriber's notes go; nothing else is dropped. A text
+with no marker at all is returned whole and flagged.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+_GUTENBERG = r"PROJE[CK]T\s+GUTENBERG(?:-tm|™)?"
+_EBOOK = r"E-?(?:BOOK|TEXT)S?"
+# Header ends: the text starts on the line after these.
+_START_MARKER = re.compile(
+    rf"^[ \t]*\*+[ \t]*START[ \t]+OF[ \t]+(?:THE|THIS)[ \t]+(?:COPYRIGHTED[ \t]+)?"
+    rf"{_GUTENBERG}[ \t]+{_EBOOK}\b(?P<title>[^\n]*)$",
+    re.IGNORECASE | re.MULTILINE,
+)
+_OTHER_HEADER_ENDS = re.compile(
+    # 1990s Etexts: the licence ("small print") at the top closes with this line.
+    r"^[ \t]*\*+[ \t]*END[ \t]*\*?[ \t]*THE[ \t]+SMALL[ \t]+PRINT[^\n]*$|"
+    # 2002 files that moved the small print to the end say so at the top, like this.
+    r"^[^\n]*tells[ \t]+you[ \t]+about[ \t]+restrictions[ \t]+in[ \t]+how[ \t]+the[ \t]+file"
+    r"[ \t]+may[ \t]+be[ \t]+used\.?[ \t]*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+# Footer starts: the text ends before these.
+_FOOTER_MARKERS = (
+    re.compile(
+        rf"^[ \t]*\*+[ \t]*END[ \t]+OF[ \t]+(?:THE[ \t]+|THIS[ \t]+)?{_GUTENBERG}",
+        re.IGNORECASE | re.MULTILINE,
+    ),
+    re.compile(
+        rf"^[ \t]*\**[ \t]*End[ \t]+of[ \t]+(?:the[ \t]+|this[ \t]+)?(?:Wiretap/)?{_GUTENBERG}",
+        re.IGNORECASE | re.MULTILINE,
+    ),
+    re.compile(
+        rf"^[ \t]*\"?This[ \t]+is[ \t]+the[ \t]+end[ \t]+of[ \t]+the[ \t]+{_GUTENBERG}", re.I
+    ),
+    re.compile(r"^[ \t]*\*+[ \t]*START\**[ \t]*(?:THE[ \t]+)?SMALL[ \t]+PRINT", re.I | re.M),
+    re.compile(r"^[ \t]*\**[ \t]*START:[ \t]*FULL[ \t]+LICEN[CS]E", re.I | re.M),
+    re.compile(rf"^[ \t]*THE[ \t]+FULL[ \t]+{_GUTENBERG}[ \t]+LICEN[CS]E", re.I | re.M),
+    re.compile(r"^[ \t]*ETEXT[ \t]+EDITOR['’]S[ \t]+BOOKMARKS", re.I | re.M),
+    re.compile(r"^[ \t]*\*+[ \t]*End[ \t]*\*+[ \t]*$", re.I | re.M),
+)
+# The strong footers: a header end after one of these belongs to a trailing licence.
+_STRONG_FOOTERS = _FOOTER_MARKERS[:3]
+
+# Paragraphs at either end of the body that belong to Project Gutenberg, not the author:
+# credits ("Produced by ..."), notes about the e-text, file names, copyright banners.
+_CREDIT_OPENING = re.compile(
+    r"^[^\n]{0,40}?\b(?:produced|prepared|created|revised|transcribed|scanned|digiti[sz]ed|"
+    r"proofread|updated)\b[^\n]{0,20}?\b(?:by|from)\b",
+    re.IGNORECASE,
+)
+_PG_MENTION = re.compile(
+    rf"{_GUTENBERG}|\be-?texts?\b|\be-?books?\b|distributed[ \t]+proofread|\bpgdp\b|"
+    r"gutenberg\.(?:org|net)|this[ \t]+file[ \t]+should[ \t]+be[ \t]+named|"
+    r"more[ \t]+information[ \t]+about[ \t]+this[ \t]+book|"
+    r"\[portions[ \t]+of[ \t]+this[ \t]+header|short[ \t]+list[ \t]+of[ \t]+bookmarks|"
+    r"images[ \t]+of[ \t]+the[ \t]+original[ \t]+pages[ \t]+are|"
+    r"^[ \t]*(?:\*[ \t]*){5,}$",
+    re.IGNORECASE | re.MULTILINE,
+)
+_NOTE_HEADING = re.compile(
+    r"^[ \t]*[\[(]?[ \t]*(?:original[ \t]+)?(?:transcriber['’]?s?['’]?[ \t]+notes?|"
+    r"note[ \t]+from[ \t]+the[ \t]+transcriber|preparer['’]?s[ \t]+notes?|"
+    r"notes?[ \t]+on[ \t]+(?:this|the)[ \t]+e-?text|typographical[ \t]+errors[ \t]+corrected|"
+    r"errata[ \t]+\(noted[ \t]+by[ \t]+transcriber|[^\n]{0,40}corrected[ \t]+by[ \t]+the[ \t]+"
+    r"e-?text[ \t]+transcriber)",
+    re.IGNORECASE,
+)
+_PARAGRAPH = re.compile(r"[^\n]*\S[^\n]*(?:\n[^\n]*\S[^\n]*)*")
+_SEPARATOR_LINE = re.compile(r"^[ \t]*(?:\*[ \t]*){3,}$")
+_HEADER_FIELD = re.compile(
+    r"^[ \t]*(Title|Author|Language)[ \t]*:[ \t]*(?P<value>.+)$", re.I | re.M
+)
+_EBOOK_OF = re.compile(
+    rf"{_GUTENBERG}[ \t]+{_EBOOK}[ \t]*,?[ \t]+of[ \t]+(?P<title>[^\n*]+?)(?:,[ \t]+by[ \t]+"
+    rf"(?P<author>[^\n*]+?))?[ \t]*\**[ \t]*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+# Boilerplate that must never survive cleaning; used to reject and by the asset check.
+BOILERPLATE = re.compile(
+    rf"{_GUTENBERG}[ \t]+(?:LICEN[CS]E|Literary[ \t]+Archive|trademark)|"
+    rf"(?:START|END)[ \t]+OF[ \t]+(?:THE|THIS)[ \t]+{_GUTENBERG}[ \t]+{_EBOOK}|"
+    r"THE[ \t]+SMALL[ \t]+PRINT!|www\.gutenberg\.(?:org|net)/license",
+    re.IGNORECASE,
+)
+_HEADER_SEARCH_CHARS = 60_000  # fields like Title: and Author: sit in the first few pages
+_LEADING_WINDOW_LINES = 80  # credits and notes about the e-text sit among the first lines
+_TRAILING_NOTE_SHARE = 0.05  # a transcriber's section this close to the end runs to the end
+_MAX_NOTE_CHARS = 4000
+_LANGUAGES = {
+    "english": "en",
+    "french": "fr",
+    "german": "de",
+    "spanish": "es",
+    "italian": "it",
+    "dutch": "nl",
+    "portuguese": "pt",
+    "latin": "la",
+    "finnish": "fi",
+}
+
+
+@dataclass(frozen=True)
+class StrippedBook:
+    text: str
+    title: str
+    author: str
+    language: str
+    flags: tuple[str, ...] = field(default=())  # e.g. ("no_markers",)
+
+
+def strip_gutenberg(text: str) -> StrippedBook:
+    """Body, title, author and language of a book's decoded, LF-normalized text."""
+    start, end, flags = _body_bounds(text)
+    body = text[start:end]
+    body = _peel_boilerplate(_drop_transcriber_notes(body))
+    title, author, language = _header_fields(text[:start] or text[:_HEADER_SEARCH_CHARS])
+    if not title:
+        marker = _START_MARKER.search(text)
+        if marker:
+            title = marker.group("title").strip(" *\t").strip()
+            title = title.title() if title.isupper() else title
+    return StrippedBook(
+        text=_tidy(body), title=title, author=author, language=language, flags=tuple(flags)
+    )
+
+
+def _body_bounds(text: str) -> tuple[int, int, list[str]]:
+    # Headers sit at the top: a header-end line in the second half closes a trailing licence.
+    half = len(text) // 2
+    header_ends = sorted(
+        [_marker_end(text, m) for m in _START_MARKER.finditer(text, 0, half)]
+        + [m.end() for m in _OTHER_HEADER_ENDS.finditer(text, 0, half)]
+    )
+    strong = sorted(m.start() for p in _STRONG_FOOTERS for m in p.finditer(text))
+    flags: list[str] = []
+    if header_ends:
+        # A header end after the first strong footer belongs to a trailing licence.
+        bound = next((s for s in strong if s > header_ends[0]), len(text))
+        start = max(h for h in header_ends if h <= bound)
+    else:
+        start = 0
+        flags.append("no_start_marker")
+    footers = sorted(m.start() for p in _FOOTER_MARKERS for m in p.finditer(text, start))
+    end = footers[0] if footers else len(text)
+    if not footers:
+        flags.append("no_end_marker")
+    if not header_ends and not footers:
+        flags = ["no_markers"]
+    return start, end, flags
+
+
+def _marker_end(text: str, match: re.Match[str]) -> int:
+    """End of a START marker, following it onto a second line when its title wraps."""
+    if "*" in match.group("title"):
+        return match.end()
+    next_end = text.find("\n", match.end() + 1)
+    next_line = text[match.end() + 1 : next_end if next_end != -1 else len(text)]
+    if next_line.rstrip().endswith("*") and len(next_line) < 100:
+        return next_end if next_end != -1 else len(text)
+    return match.end()
+
+
+def _paragraphs(body: str) -> list[tuple[int, int]]:
+    """(start, end) of each run of non-blank lines."""
+    return [(m.start(), m.end()) for m in _PARAGRAPH.finditer(body)]
+
+
+def _is_boilerplate(paragraph: str) -> bool:
+    return bool(_CREDIT_OPENING.match(paragraph) or _PG_MENTION.search(paragraph))
+
+
+def _peel_boilerplate(body: str) -> str:
+    """Drop Project Gutenberg paragraphs among the first lines, and from the end backwards."""
+    spans = _paragraphs(body)
+    window = _nth_line_offset(body, _LEADING_WINDOW_LINES)
+    drop = [span for span in spans if span[0] < window and _is_boilerplate(body[slice(*span)])]
+    for span in reversed(spans):
+        if span in drop or not _is_boilerplate(body[slice(*span)]):
+            break
+        drop.append(span)
+    return _without(body, drop)
+
+
+def _drop_transcriber_notes(body: str) -> str:
+    """Notes by transcribers and preparers: a bracketed note up to its closing bracket; a
+    headed note up to the next section break (two blank lines); near the end, to the end."""
+    drop: list[tuple[int, int]] = []
+    cursor = 0
+    spans = _paragraphs(body)
+    for index, (start, end) in enumerate(spans):
+        if start < cursor or not _NOTE_HEADING.match(body[start:end]):
+            continue
+        opener = body[start:end].lstrip()[0]
+        if opener in "[(":
+            close = body.find("]" if opener == "[" else ")", start)
+            stop = len(body) if close == -1 else body.find("\n", close)
+            stop = len(body) if stop == -1 else stop
+        elif start >= (1 - _TRAILING_NOTE_SHARE) * len(body) or index >= len(spans) - 3:
+            stop = len(body)
+        else:
+            section_break = body.find("\n\n\n", end)
+            stop = section_break if 0 <= section_break - end <= _MAX_NOTE_CHARS else end
+        drop.append((start, stop))
+        cursor = stop
+    return _without(body, drop)
+
+
+def _without(body: str, spans: list[tuple[int, int]]) -> str:
+    kept: list[str] = []
+    cursor = 0
+    for start, end in sorted(spans):
+        if start >= cursor:
+            kept.append(body[cursor:start])
+            cursor = end
+    kept.append(body[cursor:])
+    return "".join(kept)
+
+
+def _nth_line_offset(text: str, lines: int) -> int:
+    offset = -1
+    for _ in range(lines):
+        offset = text.find("\n", offset + 1)
+        if offset == -1:
+            return len(text)
+    return offset
+
+
+def _header_fields(header: str) -> tuple[str, str, str]:
+    fields: dict[str, str] = {}
+    for match in _HEADER_FIELD.finditer(header[:_HEADER_SEARCH_CHARS]):
+        fields.setdefault(match.group(1).lower(), match.group("value").strip())
+    title, author = fields.get("title", ""), fields.get("author", "")
+    if not title:
+        match = _EBOOK_OF.search(header[:_HEADER_SEARCH_CHARS])
+        if match:
+            title = match.group("title").strip()
+            author = author or (match.group("author") or "").strip()
+    language = (
+        _LANGUAGES.get(fields.get("language", "").split()[0].lower(), "")
+        if fields.get("language")
+        else ""
+    )
+    return title, author, language
+
+
+def _tidy(body: str) -> str:
+    lines = [line.rstrip() for line in body.split("\n")]
+    while lines and (not lines[-1].strip() or _SEPARATOR_LINE.match(lines[-1])):
+        lines.pop()
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    text = "\n".join(lines)
+    return re.sub(r"\n{4,}", "\n\n\n", text)

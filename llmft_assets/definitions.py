@@ -1,0 +1,37 @@
+"""The one `Definitions` of the llmft code location."""
+
+import dagster as dg
+
+from llmft_assets.defs.automation import (
+    automation_sensor,
+    daily_ingestion_schedule,
+    discover_documents_job,
+)
+from llmft_assets.defs.checks import DATA_CHECKS
+from llmft_assets.defs.ingestion import (
+    blog_posts_html,
+    cleaned_documents,
+    document_catalog,
+    gutenberg_books,
+)
+from llmft_assets.defs.preparation import text_chunks, training_dataset
+from llmft_assets.defs.resources import resources_from_environment
+
+defs = dg.Definitions(
+    assets=[
+        document_catalog,
+        blog_posts_html,
+        gutenberg_books,
+        cleaned_documents,
+        text_chunks,
+        training_dataset,
+    ],
+    asset_checks=DATA_CHECKS,
+    jobs=[discover_documents_job],
+    schedules=[daily_ingestion_schedule],
+    sensors=[automation_sensor],
+    resources=resources_from_environment(),
+    # Steps run in the run's own process: a process per step would import torch each time,
+    # and the work inside a run is sequential anyway.
+    executor=dg.in_process_executor,
+)

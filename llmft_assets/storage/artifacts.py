@@ -1,0 +1,151 @@
+"""The artifact store every asset reads and writes: native formats, atomic, idempotent.
+
+Single files (parquet tables, raw documents, JSON) are written in one atomic put. Directory
+trees (HF datasets, adapters, models, GGUF exports, checkpoints) are written as a version
+folder named by the hash of their contents, then published by rewriting one small pointer,
+`<key>/CURRENT.json`. A reader resolves the pointer, so it never sees half a tree; writing
+the same content again is a no-op, which makes reruns idempotent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from llmft_assets.storage.backends import Backend, LocalBackend
+
+_POINTER = "CURRENT.json"
+_HASH_BLOCK = 1 << 20
+
+
+@dataclass(frozen=True)
+class ArtifactInfo:
+    """What a materialization records about what it stored."""
+
+    uri: str
+    size_bytes: int
+    sha256: str
+
+
+class ArtifactStore:
+    def __init__(self, backend: Backend, cache_dir: Path) -> None:
+        self.backend = backend
+        self.cache_dir = cache_dir
+
+    def uri(self, key: str) -> str:
+        return self.backend.uri(key)
+
+    def exists(self, key: str) -> bool:
+        return self.backend.exists(key)
+
+    def list_keys(self, folder: str) -> list[str]:
+        return self.backend.list_keys(folder)
+
+    def delete(self, keys: list[str]) -> None:
+        self.backend.delete(keys)
+
+    # Single objects -----------------------------------------------------------------------
+
+    def write_bytes(self, key: str, data: bytes) -> ArtifactInfo:
+        self.backend.put_bytes(key, data)
+        return ArtifactInfo(self.uri(key), len(data), hashlib.sha256(data).hexdigest())
+
+    def read_bytes(self, key: str) -> bytes:
+        return self.backend.get_bytes(key)
+
+    def write_json(self, key: str, value: object) -> ArtifactInfo:
+        return self.write_bytes(key, json.dumps(value, indent=2, sort_keys=True).encode())
+
+    def read_json(self, key: str) -> object:
+        return json.loads(self.read_bytes(key))
+
+    def write_table(self, key: str, table: pd.DataFrame) -> ArtifactInfo:
+        buffer = io.BytesIO()
+        table.to_parquet(buffer, index=False, compression="zstd")
+        return self.write_bytes(key, buffer.getvalue())
+
+    def read_table(self, key: str) -> pd.DataFrame:
+        return pd.read_parquet(io.BytesIO(self.read_bytes(key)))
+
+    # Directory trees ----------------------------------------------------------------------
+
+    def write_tree(self, key: str, source: Path) -> ArtifactInfo:
+        """Publish the files under `source` as the current version of `key`."""
+        files = sorted(p for p in source.rglob("*") if p.is_file())
+        if not files:
+            raise ValueError(f"refusing to store an empty directory as {key!r}: {source}")
+        manifest = {p.relative_to(source).as_posix(): _file_digest(p) for p in files}
+        version = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()
+        size = sum(entry["size"] for entry in manifest.values())
+        info = ArtifactInfo(self.uri(f"{key}/{version[:16]}"), size, version)
+        if self._current(key) == version[:16]:
+            return info
+
+        for path in files:
+            name = path.relative_to(source).as_posix()
+            self.backend.put_file(f"{key}/{version[:16]}/{name}", path)
+        pointer = {"version": version[:16], "sha256": version, "files": manifest}
+        self.write_json(f"{key}/{_POINTER}", pointer)
+        stale = [
+            k
+            for k in self.backend.list_keys(key)
+            if k != f"{key}/{_POINTER}" and not k.startswith(f"{key}/{version[:16]}/")
+        ]
+        self.backend.delete(stale)
+        return info
+
+    def tree_exists(self, key: str) -> bool:
+        return self._current(key) is not None
+
+    def read_tree(self, key: str) -> Path:
+        """A local folder holding the current version of `key` (downloaded once, if remote)."""
+        version = self._current(key)
+        if version is None:
+            raise FileNotFoundError(f"no stored tree at {self.uri(key)}")
+        if isinstance(self.backend, LocalBackend):
+            return self.backend.path(f"{key}/{version}")
+
+        local = self.cache_dir / key / version
+        if local.is_dir():
+            return local
+        pointer = self.read_json(f"{key}/{_POINTER}")
+        local.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=local.parent, prefix=f".{version}-"))
+        try:
+            for name in pointer["files"]:
+                target = staging / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                self.backend.get_file(f"{key}/{version}/{name}", target)
+            os.replace(staging, local)
+        except OSError:
+            # Another process published the same version first; its copy is identical.
+            shutil.rmtree(staging, ignore_errors=True)
+            if not local.is_dir():
+                raise
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return local
+
+    def _current(self, key: str) -> str | None:
+        try:
+            pointer = self.read_json(f"{key}/{_POINTER}")
+        except FileNotFoundError:
+            return None
+        return pointer["version"]
+
+
+def _file_digest(path: Path) -> dict[str, object]:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(_HASH_BLOCK):
+            digest.update(block)
+    return {"size": path.stat().st_size, "sha256": digest.hexdigest()}

@@ -1,0 +1,57 @@
+"""The dataset card (README.md) saved beside the dataset: sources, counts and licence."""
+
+from __future__ import annotations
+
+import pandas as pd
+from datasets import DatasetDict
+
+from llmft_assets.training_data.formats import DatasetFormat
+
+
+def dataset_card(
+    dataset: DatasetDict, chunks: pd.DataFrame, fmt: DatasetFormat, tokenizer_name: str
+) -> str:
+    documents = chunks.drop_duplicates("doc_id")
+    by_source = documents.groupby("source").size().to_dict()
+    languages = sorted({lang for lang in documents.get("language", []) if lang}) or ["en"]
+    tokens_by_doc = chunks.groupby("doc_id")["token_count"].sum()
+    rows = "\n".join(
+        f"| {name} | {len(split)} | {int(tokens_by_doc[sorted(set(split['doc_id']))].sum())} |"
+        for name, split in dataset.items()
+    )
+    sources = "\n".join(
+        f"- `{r.doc_id}`: {r.title} ({r.source}{', ' + r.url if r.url else ''})"
+        for r in documents.sort_values("doc_id").itertuples()
+    )
+    language_lines = "\n".join(f"- {lang}" for lang in languages)
+    return f"""---
+license: other
+language:
+{language_lines}
+task_categories:
+- text-generation
+pretty_name: llmft training dataset
+---
+
+# llmft training dataset
+
+Built by the llmft Dagster pipeline from {len(documents)} documents
+({by_source.get("blog", 0)} blog posts, {by_source.get("gutenberg", 0)} Project Gutenberg books),
+cleaned, deduplicated and chunked in tokens of `{tokenizer_name}`. Format: `{fmt.value}`.
+Train and validation are split by document: no document is in both.
+
+| split | records | tokens |
+|---|---|---|
+{rows}
+
+## Licence
+
+- Project Gutenberg books are in the public domain in the United States. Their Project
+  Gutenberg header, licence and footer were removed, so the texts carry no Project Gutenberg
+  trademark; check the copyright law of your country before redistributing.
+- Blog posts keep their authors' copyright; use them only with the authors' permission.
+
+## Sources
+
+{sources}
+"""

@@ -1,0 +1,47 @@
+"""Training records from chunks, in the formats fine-tuning scripts expect.
+
+- `completion`: {"text": chunk}; the model learns to continue the corpus.
+- `conversations`: ShareGPT turns; a human asks for the post (or book passage) by title.
+- `messages`: the same exchange as role/content messages; the base model's chat template is
+  applied at training time.
+- `input_response`: {"input": request, "response": chunk}; the loss is masked on the input.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class DatasetFormat(StrEnum):
+    COMPLETION = "completion"
+    CONVERSATIONS = "conversations"
+    MESSAGES = "messages"
+    INPUT_RESPONSE = "input_response"
+
+
+def request_for(source: str, title: str, part: int, parts: int) -> str:
+    """What a user would ask for to get this chunk."""
+    kind = "blog post" if source == "blog" else "passage from the book"
+    if parts == 1:
+        return f"Write a {kind} titled “{title}”."
+    return f"Write part {part} of {parts} of the {kind} titled “{title}”."
+
+
+def to_record(fmt: DatasetFormat, request: str, chunk: str) -> dict[str, object]:
+    if fmt is DatasetFormat.COMPLETION:
+        return {"text": chunk}
+    if fmt is DatasetFormat.CONVERSATIONS:
+        return {
+            "conversations": [
+                {"from": "human", "value": request},
+                {"from": "gpt", "value": chunk},
+            ]
+        }
+    if fmt is DatasetFormat.MESSAGES:
+        return {
+            "messages": [
+                {"role": "user", "content": request},
+                {"role": "assistant", "content": chunk},
+            ]
+        }
+    return {"input": request, "response": chunk}
