@@ -7,13 +7,14 @@ from llmft_assets.defs.automation import (
     daily_ingestion_schedule,
     discover_documents_job,
 )
-from llmft_assets.defs.checks import DATA_CHECKS
+from llmft_assets.defs.checks import CHECKS
 from llmft_assets.defs.ingestion import (
     blog_posts_html,
     cleaned_documents,
     document_catalog,
     gutenberg_books,
 )
+from llmft_assets.defs.modeling import base_model, gguf_model, lora_adapter, merged_model
 from llmft_assets.defs.preparation import text_chunks, training_dataset
 from llmft_assets.defs.resources import resources_from_environment
 
@@ -25,8 +26,12 @@ defs = dg.Definitions(
         cleaned_documents,
         text_chunks,
         training_dataset,
+        base_model,
+        lora_adapter,
+        merged_model,
+        gguf_model,
     ],
-    asset_checks=DATA_CHECKS,
+    asset_checks=CHECKS,
     jobs=[discover_documents_job],
     schedules=[daily_ingestion_schedule],
     sensors=[automation_sensor],

@@ -70,7 +70,7 @@ class _Packer:
 
     def unit(self, text: str, joiner: str, is_paragraph: bool) -> _Unit:
         alone = self.counter.count(text)
-        if joiner == PARAGRAPH_BREAK and not text[:1].isspace():
+        if self.additive and joiner == PARAGRAPH_BREAK and not text[:1].isspace():
             joined = alone + self.break_tokens  # the break splits into pieces of its own
         else:
             joined = self.counter.count(joiner + text)
@@ -132,6 +132,11 @@ class _Packer:
                 else:
                     high = middle - 1
             if low == start:
+                if len(words[start]) <= 1:  # one character over the target: nothing to cut
+                    raise ValueError(
+                        f"target_tokens={self.target} is less than the "
+                        f"{self.counter.count(words[start])} tokens of {words[start]!r}"
+                    )
                 runs.extend(self._word_runs(list(words[start]), ""))
                 start += 1
             else:

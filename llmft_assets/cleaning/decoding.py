@@ -41,7 +41,7 @@ def decode_text(data: bytes) -> DecodedText:
 
     Raises DocumentError for empty, binary or undecodable input.
     """
-    if not data.strip():
+    if not data.removeprefix(codecs.BOM_UTF8).strip():
         raise DocumentError("empty document (no text content)")
     if data.startswith(_BINARY_MAGIC) or b"\x00" in data[:65536]:
         raise DocumentError("binary content, not text (NUL bytes or a known binary signature)")

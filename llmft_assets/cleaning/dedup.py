@@ -47,46 +47,74 @@ def normalized_hash(text: str) -> str:
 
 
 def find_duplicates(candidates: list[DedupCandidate], threshold: float = 0.8) -> list[Duplicate]:
-    """Every candidate that duplicates a preferred one, with the copy it duplicates."""
-    ordered = sorted(candidates, key=lambda c: (c.rank, c.doc_id))
-    duplicates: dict[str, Duplicate] = {}
-    first_by_hash: dict[str, str] = {}
-    unique: list[DedupCandidate] = []
-    for candidate in ordered:
-        digest = normalized_hash(candidate.text)
-        if digest in first_by_hash:
-            kept = first_by_hash[digest]
-            duplicates[candidate.doc_id] = Duplicate(candidate.doc_id, kept, "exact", 1.0)
-        else:
-            first_by_hash[digest] = candidate.doc_id
-            unique.append(candidate)
+    """Every candidate that duplicates a preferred one, with the copy it duplicates.
 
-    signatures = [minhash_signature(c.text) for c in unique]
-    buckets: dict[tuple[int, bytes], int] = {}
+    Duplicates group transitively: if a duplicates b and b duplicates c, the three are one
+    group, its preferred copy is kept and every other member names that copy as `kept`, with
+    its own estimated similarity to it (1.0 and "exact" when their normalized texts match).
+    """
+    ordered = sorted(candidates, key=lambda c: (c.rank, c.doc_id))
+    digests = [normalized_hash(c.text) for c in ordered]
+    group = list(range(len(ordered)))  # union-find; a group's root is its most preferred member
+
+    def root(index: int) -> int:
+        while group[index] != index:
+            group[index] = group[group[index]]
+            index = group[index]
+        return index
+
+    def join(a: int, b: int) -> None:
+        a, b = root(a), root(b)
+        group[max(a, b)] = min(a, b)
+
+    first_by_hash: dict[str, int] = {}
+    unique: list[int] = []
+    for index, digest in enumerate(digests):
+        if digest in first_by_hash:
+            join(first_by_hash[digest], index)
+        else:
+            first_by_hash[digest] = index
+            unique.append(index)
+
+    signatures: dict[int, np.ndarray | None] = {
+        i: minhash_signature(ordered[i].text) for i in unique
+    }
+    buckets: dict[tuple[int, bytes], list[int]] = {}
     rows = NUM_PERMUTATIONS // BANDS
-    # Walk in preference order: a document is compared with the preferred copies before it.
-    for index, (candidate, signature) in enumerate(zip(unique, signatures, strict=True)):
+    for index in unique:
+        signature = signatures[index]
         if signature is None:
             continue
-        keys = [
-            (band, signature[band * rows : (band + 1) * rows].tobytes()) for band in range(BANDS)
-        ]
-        best: tuple[float, int] | None = None
-        for key in keys:
-            other = buckets.get(key)
-            if other is None:
-                continue
-            similarity = float(np.mean(signatures[other] == signature))
-            if similarity >= threshold and (best is None or similarity > best[0]):
-                best = (similarity, other)
-        if best is not None:
-            kept = unique[best[1]].doc_id
-            duplicates[candidate.doc_id] = Duplicate(candidate.doc_id, kept, "near", best[0])
+        compared: set[int] = set()
+        for band in range(BANDS):
+            key = (band, signature[band * rows : (band + 1) * rows].tobytes())
+            members = buckets.setdefault(key, [])
+            for other in members:
+                if other not in compared:
+                    compared.add(other)
+                    if _similarity(signatures[other], signature) >= threshold:
+                        join(other, index)
+            members.append(index)
+
+    duplicates: list[Duplicate] = []
+    for index, candidate in enumerate(ordered):
+        kept = root(index)
+        if kept == index:
             continue
-        # Only kept copies go into the buckets, so a later duplicate points at a kept one.
-        for key in keys:
-            buckets.setdefault(key, index)
-    return sorted(duplicates.values(), key=lambda d: d.doc_id)
+        if digests[index] == digests[kept]:
+            duplicates.append(Duplicate(candidate.doc_id, ordered[kept].doc_id, "exact", 1.0))
+        else:
+            similarity = _similarity(
+                signatures[first_by_hash[digests[kept]]],
+                signatures[first_by_hash[digests[index]]],
+            )
+            duplicates.append(Duplicate(candidate.doc_id, ordered[kept].doc_id, "near", similarity))
+    return sorted(duplicates, key=lambda d: d.doc_id)
+
+
+def _similarity(a: np.ndarray | None, b: np.ndarray | None) -> float:
+    """Estimated Jaccard similarity of two signatures' shingle sets."""
+    return float(np.mean(a == b))
 
 
 def minhash_signature(text: str) -> np.ndarray | None:

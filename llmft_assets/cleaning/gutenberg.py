@@ -56,9 +56,13 @@ _STRONG_FOOTERS = _FOOTER_MARKERS[:3]
 
 # Paragraphs at either end of the body that belong to Project Gutenberg, not the author:
 # credits ("Produced by ..."), notes about the e-text, file names, copyright banners.
+# What a credit opens with names the e-text or file ("This etext was", "HTML version"), or
+# nothing: "The supper had been prepared by old Martha" is the author's.
 _CREDIT_OPENING = re.compile(
-    r"^[^\n]{0,40}?\b(?:produced|prepared|created|revised|transcribed|scanned|digiti[sz]ed|"
-    r"proofread|updated)\b[^\n]{0,20}?\b(?:by|from)\b",
+    r"^[ \t]*[\[(]?[ \t]*(?:(?:this|the|an?|illustrated|html|plain|ascii|e-?texts?|e-?books?|"
+    r"texts?|files?|versions?|editions?)[ \t]+){0,3}(?:(?:was|were|is|are|has[ \t]+been|"
+    r"have[ \t]+been)[ \t]+)?(?:produced|prepared|created|revised|transcribed|scanned|"
+    r"digiti[sz]ed|proofread|updated)\b[^\n]{0,20}?\b(?:by|from)\b",
     re.IGNORECASE,
 )
 _PG_MENTION = re.compile(
@@ -66,8 +70,7 @@ _PG_MENTION = re.compile(
     r"gutenberg\.(?:org|net)|this[ \t]+file[ \t]+should[ \t]+be[ \t]+named|"
     r"more[ \t]+information[ \t]+about[ \t]+this[ \t]+book|"
     r"\[portions[ \t]+of[ \t]+this[ \t]+header|short[ \t]+list[ \t]+of[ \t]+bookmarks|"
-    r"images[ \t]+of[ \t]+the[ \t]+original[ \t]+pages[ \t]+are|"
-    r"^[ \t]*(?:\*[ \t]*){5,}$",
+    r"images[ \t]+of[ \t]+the[ \t]+original[ \t]+pages[ \t]+are",
     re.IGNORECASE | re.MULTILINE,
 )
 _NOTE_HEADING = re.compile(
@@ -89,10 +92,11 @@ _EBOOK_OF = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 # Boilerplate that must never survive cleaning; used to reject and by the asset check.
+# Licence text is hard-wrapped: its phrases break across lines wherever the width fell.
 BOILERPLATE = re.compile(
-    rf"{_GUTENBERG}[ \t]+(?:LICEN[CS]E|Literary[ \t]+Archive|trademark)|"
-    rf"(?:START|END)[ \t]+OF[ \t]+(?:THE|THIS)[ \t]+{_GUTENBERG}[ \t]+{_EBOOK}|"
-    r"THE[ \t]+SMALL[ \t]+PRINT!|www\.gutenberg\.(?:org|net)/license",
+    rf"{_GUTENBERG}\s+(?:LICEN[CS]E|Literary\s+Archive|trademark)|"
+    rf"(?:START|END)\s+OF\s+(?:THE|THIS)\s+{_GUTENBERG}\s+{_EBOOK}|"
+    r"THE\s+SMALL\s+PRINT!|www\.gutenberg\.(?:org|net)/license",
     re.IGNORECASE,
 )
 _HEADER_SEARCH_CHARS = 60_000  # fields like Title: and Author: sit in the first few pages
@@ -138,11 +142,15 @@ def strip_gutenberg(text: str) -> StrippedBook:
 
 
 def _body_bounds(text: str) -> tuple[int, int, list[str]]:
-    # Headers sit at the top: a header-end line in the second half closes a trailing licence.
+    # Headers sit at the top: a header-end line in the second half closes a trailing licence,
+    # unless author text follows it (a short book behind a long header or small print).
     half = len(text) // 2
+    all_footers = sorted(m.start() for p in _FOOTER_MARKERS for m in p.finditer(text))
     header_ends = sorted(
-        [_marker_end(text, m) for m in _START_MARKER.finditer(text, 0, half)]
-        + [m.end() for m in _OTHER_HEADER_ENDS.finditer(text, 0, half)]
+        end
+        for match, end in [(m, _marker_end(text, m)) for m in _START_MARKER.finditer(text)]
+        + [(m, m.end()) for m in _OTHER_HEADER_ENDS.finditer(text)]
+        if match.end() <= half or _author_text_follows(text, end, all_footers)
     )
     strong = sorted(m.start() for p in _STRONG_FOOTERS for m in p.finditer(text))
     flags: list[str] = []
@@ -160,6 +168,12 @@ def _body_bounds(text: str) -> tuple[int, int, list[str]]:
     if not header_ends and not footers:
         flags = ["no_markers"]
     return start, end, flags
+
+
+def _author_text_follows(text: str, position: int, footers: list[int]) -> bool:
+    """Whether a paragraph that is not boilerplate sits between `position` and the footer."""
+    stop = next((f for f in footers if f >= position), len(text))
+    return any(not _is_boilerplate(p) for p in _PARAGRAPH.findall(text, position, stop))
 
 
 def _marker_end(text: str, match: re.Match[str]) -> int:
@@ -188,7 +202,10 @@ def _peel_boilerplate(body: str) -> str:
     window = _nth_line_offset(body, _LEADING_WINDOW_LINES)
     drop = [span for span in spans if span[0] < window and _is_boilerplate(body[slice(*span)])]
     for span in reversed(spans):
-        if span in drop or not _is_boilerplate(body[slice(*span)]):
+        paragraph = body[slice(*span)]
+        # A line of asterisks is a section break in the author's text; at the end it goes
+        # with the boilerplate around it.
+        if span in drop or not (_is_boilerplate(paragraph) or _SEPARATOR_LINE.match(paragraph)):
             break
         drop.append(span)
     return _without(body, drop)
@@ -260,7 +277,7 @@ def _tidy(body: str) -> str:
     lines = [line.rstrip() for line in body.split("\n")]
     while lines and (not lines[-1].strip() or _SEPARATOR_LINE.match(lines[-1])):
         lines.pop()
-    while lines and not lines[0].strip():
+    while lines and (not lines[0].strip() or _SEPARATOR_LINE.match(lines[0])):
         lines.pop(0)
     text = "\n".join(lines)
     return re.sub(r"\n{4,}", "\n\n\n", text)

@@ -24,6 +24,7 @@ _WHOLE_DOCUMENT = re.compile(r"<\s*(html|body)[\s>]", re.IGNORECASE)
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 # "Post title - by Author - Publication", "Site :: Post title", "Post title | Site"
 _TITLE_SEPARATOR = re.compile(r"\s+(?:[-|–—·]|::)\s+")
+_TITLE_BYLINE = re.compile(r"\s+[-|–—·]\s+by\s+\S", re.IGNORECASE)
 _PLAIN_QUOTES = str.maketrans("‘’“”", "''\"\"")
 _SUBSTACK_NAME = re.compile(r"^\d+\.(?P<slug>[A-Za-z0-9-]+)$")
 _LOWERCASE_WORDS = frozenset(
@@ -91,8 +92,20 @@ def _title_from_tree(tree: lxml.html.HtmlElement) -> str | None:
             for segment in segments:
                 if _folded(segment) in headings:
                     return _squash(headings[_folded(segment)])
-            return max(segments, key=len)
+            return _title_without_site(_squash(found.text_content()))
     return None
+
+
+def _title_without_site(title: str) -> str:
+    """The post's part of a <title>: "Post - by Author - Publication" and "Post | Site" keep
+    what comes before the author or the last separator, "Site :: Post" what follows "::"."""
+    byline = _TITLE_BYLINE.search(title)
+    if byline:
+        return title[: byline.start()]
+    if "::" in title:
+        return _squash(title.rsplit("::", 1)[1]) or title
+    separators = list(_TITLE_SEPARATOR.finditer(title))
+    return title[: separators[-1].start()] if separators else title
 
 
 def _title_from_file_name(file_name: str | None) -> str | None:

@@ -9,6 +9,17 @@ CLEANED_FOLDER = "cleaned_documents"
 CHUNKS = "text_chunks/chunks.parquet"
 CHUNKING_SPEC = "text_chunks/spec.json"
 DATASET = "training_dataset"
+DATASET_INFO = "llmft.json"  # inside the dataset folder: the format it was built in
+BASE_MODEL = "base_model"
+ADAPTER = "lora_adapter"
+CHECKPOINTS = "checkpoints/lora_adapter"
+MERGED_MODEL = "merged_model"
+GGUF_MODEL = "gguf_model"
+# Small JSON reports beside the big trees, so checks and later steps need not download them.
+TRAINING_REPORT = "reports/lora_adapter.json"
+EVAL_SEQUENCES = "reports/eval_sequences.json"
+MERGE_REPORT = "reports/merged_model.json"
+EXPORT_REPORT = "reports/gguf_model.json"
 REJECTED_FOLDER = "rejected"
 
 

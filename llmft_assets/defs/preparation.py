@@ -186,6 +186,7 @@ def training_dataset(
         folder = Path(tmp) / "dataset"
         dataset.save_to_disk(folder)
         (folder / "README.md").write_text(dataset_card(dataset, chunks, config.format, tokenizer))
+        (folder / layout.DATASET_INFO).write_text(json.dumps({"format": config.format.value}))
         info = store.write_tree(layout.DATASET, folder)
     tokens = chunks.groupby("doc_id").token_count.sum()
     return dg.MaterializeResult(

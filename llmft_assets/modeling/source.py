@@ -46,8 +46,11 @@ def resolve_model_source(reference: str) -> ModelSource:
             )
         return ModelSource("gguf", str(Path(spec.origin).parent), _SMOLLM2_GGUF)
     path = Path(reference).expanduser()
-    if path.suffix == ".gguf" and path.is_file():
-        return ModelSource("gguf", str(path.parent.resolve()), path.name)
+    if path.suffix == ".gguf":
+        if path.is_file():
+            return ModelSource("gguf", str(path.parent.resolve()), path.name)
+        # Not a hub id either: a typo'd `models/x.gguf` would otherwise become a hub lookup.
+        raise FileNotFoundError(f"base model {reference!r}: no GGUF file at {path.resolve()}")
     if path.is_dir() and (path / "config.json").is_file():
         return ModelSource("folder", str(path.resolve()))
     if _HUB_ID.match(reference) and not path.exists():

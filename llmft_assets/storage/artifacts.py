@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from llmft_assets.hashing import file_sha256
 from llmft_assets.storage.backends import Backend, LocalBackend
 
 _POINTER = "CURRENT.json"
-_HASH_BLOCK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ class ArtifactStore:
         version = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()
         size = sum(entry["size"] for entry in manifest.values())
         info = ArtifactInfo(self.uri(f"{key}/{version[:16]}"), size, version)
-        if self._current(key) == version[:16]:
+        if self.tree_version(key) == version[:16]:
             return info
 
         for path in files:
@@ -102,12 +102,20 @@ class ArtifactStore:
         self.backend.delete(stale)
         return info
 
-    def tree_exists(self, key: str) -> bool:
-        return self._current(key) is not None
+    def delete_tree(self, key: str) -> None:
+        self.backend.delete(self.backend.list_keys(key))
+
+    def tree_version(self, key: str) -> str | None:
+        """The content version of the current tree at `key`, or None if there is none."""
+        try:
+            pointer = self.read_json(f"{key}/{_POINTER}")
+        except FileNotFoundError:
+            return None
+        return pointer["version"]
 
     def read_tree(self, key: str) -> Path:
         """A local folder holding the current version of `key` (downloaded once, if remote)."""
-        version = self._current(key)
+        version = self.tree_version(key)
         if version is None:
             raise FileNotFoundError(f"no stored tree at {self.uri(key)}")
         if isinstance(self.backend, LocalBackend):
@@ -135,17 +143,6 @@ class ArtifactStore:
             raise
         return local
 
-    def _current(self, key: str) -> str | None:
-        try:
-            pointer = self.read_json(f"{key}/{_POINTER}")
-        except FileNotFoundError:
-            return None
-        return pointer["version"]
-
 
 def _file_digest(path: Path) -> dict[str, object]:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(_HASH_BLOCK):
-            digest.update(block)
-    return {"size": path.stat().st_size, "sha256": digest.hexdigest()}
+    return {"size": path.stat().st_size, "sha256": file_sha256(path)}

@@ -1,0 +1,85 @@
+"""A merged Hugging Face model to llama.cpp GGUF files: f16, quantized, smoke-tested."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import llama_cpp
+
+from llmft_assets.export.converter import converter_script
+
+QUANTIZATIONS = {
+    "Q4_0": llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_0,
+    "Q4_K_M": llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_K_M,
+    "Q5_K_M": llama_cpp.LLAMA_FTYPE_MOSTLY_Q5_K_M,
+    "Q6_K": llama_cpp.LLAMA_FTYPE_MOSTLY_Q6_K,
+    "Q8_0": llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0,
+}
+
+
+class ExportError(RuntimeError):
+    """Conversion or quantization failed; the message carries llama.cpp's own words."""
+
+
+def convert_to_f16(model_dir: Path, out_file: Path) -> Path:
+    """Run llama.cpp's converter in place, so it uses the gguf-py of its own revision."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(converter_script()),
+            str(model_dir),
+            "--outfile",
+            str(out_file),
+            "--outtype",
+            "f16",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0 or not out_file.is_file():
+        raise ExportError(f"convert_hf_to_gguf.py failed:\n{result.stderr[-4000:]}")
+    return out_file
+
+
+def quantize(f16_file: Path, out_file: Path, quantization: str) -> Path:
+    if quantization not in QUANTIZATIONS:
+        raise ValueError(f"unknown quantization {quantization!r}; one of {sorted(QUANTIZATIONS)}")
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = QUANTIZATIONS[quantization]
+    code = llama_cpp.llama_model_quantize(str(f16_file).encode(), str(out_file).encode(), params)
+    if code != 0 or not out_file.is_file():
+        raise ExportError(f"llama_model_quantize to {quantization} returned {code}")
+    return out_file
+
+
+@dataclass(frozen=True)
+class SmokeTest:
+    prompt: str
+    text: str
+    finish_reason: str  # "stop": EOS or a stop string within the limit; "length": cut off
+    completion_tokens: int
+
+
+def smoke_generate(model_file: Path, prompt: str, max_tokens: int, chat: bool) -> SmokeTest:
+    """Greedy generation through llama.cpp; as a chat turn when the model has a template."""
+    llama = llama_cpp.Llama(model_path=str(model_file), n_ctx=2048, verbose=False, seed=0)
+    try:
+        if chat:
+            out = llama.create_chat_completion(
+                messages=[{"role": "user", "content": prompt}], max_tokens=max_tokens, temperature=0
+            )
+            text = out["choices"][0]["message"]["content"] or ""
+        else:
+            out = llama.create_completion(prompt, max_tokens=max_tokens, temperature=0)
+            text = out["choices"][0]["text"]
+    finally:
+        llama.close()
+    return SmokeTest(
+        prompt=prompt,
+        text=text,
+        finish_reason=str(out["choices"][0]["finish_reason"]),
+        completion_tokens=int(out["usage"]["completion_tokens"]),
+    )

@@ -1,0 +1,30 @@
+"""The training and validation loss curves as a PNG."""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+
+def loss_curves_png(
+    train: list[tuple[int, float]], evaluation: list[tuple[int, float]], title: str
+) -> bytes:
+    figure, axes = plt.subplots(figsize=(6, 3.2), dpi=100)
+    if train:
+        axes.plot(*zip(*train, strict=True), label="train loss", linewidth=1.2)
+    if evaluation:
+        axes.plot(*zip(*evaluation, strict=True), "o-", label="validation loss", linewidth=1.5)
+    axes.set_xlabel("step")
+    axes.set_ylabel("loss (nats/token)")
+    axes.set_title(title)
+    axes.grid(alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    plt.close(figure)
+    return buffer.getvalue()

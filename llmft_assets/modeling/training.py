@@ -1,0 +1,292 @@
+"""LoRA fine-tuning with TRL's SFTTrainer: QLoRA (4-bit NF4) on CUDA, plain LoRA on CPU.
+
+`train_lora` is the one entry point; the `lora_adapter` asset and the GPU benchmark call it.
+It evaluates the untouched base on the validation split first (LoRA starts as a no-op), trains
+with eval and checkpoints every N steps, and evaluates again. Checkpoints go through a
+`CheckpointSync` (the artifact store, in the asset), so a re-run after a crash or preemption
+resumes from the latest one by itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import resource
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import torch
+from datasets import Dataset, DatasetDict
+from peft import LoraConfig, PeftModel
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    PreTrainedTokenizerBase,
+    TrainerCallback,
+)
+from trl import SFTConfig, SFTTrainer
+
+from llmft_assets.modeling.evaluation import EvalSequences, hf_perplexity
+from llmft_assets.training_data.formats import DatasetFormat
+
+CHECKPOINT_PREFIX = "checkpoint-"
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """Everything that decides what is learned; the run's fingerprint is its hash."""
+
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    target_modules: tuple[str, ...] = ("all-linear",)
+    learning_rate: float = 2e-4
+    epochs: float = 1.0
+    max_steps: int = -1  # > 0 overrides epochs
+    batch_size: int = 4
+    gradient_accumulation: int = 1
+    max_length: int = 512
+    packing: bool = True
+    completion_only_loss: bool = True
+    warmup_ratio: float = 0.05
+    seed: int = 42
+    eval_steps: int = 20
+    save_steps: int = 20
+    max_eval_samples: int = 16
+
+    def fingerprint(self) -> str:
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+
+
+class CheckpointSync(Protocol):
+    """Keeps checkpoints somewhere that outlives this machine."""
+
+    def latest(self, local_dir: Path) -> Path | None:
+        """Fetch the latest stored checkpoint into `local_dir`; its path, or None."""
+
+    def save(self, checkpoint: Path) -> None:
+        """Store a checkpoint the trainer just wrote."""
+
+
+@dataclass
+class TrainingReport:
+    device: str
+    quantization: str
+    steps: int
+    resumed_from_step: int
+    train_tokens: int
+    train_seconds: float
+    tokens_per_second: float
+    peak_memory_mib: float
+    base_perplexity: float
+    fine_tuned_perplexity: float
+    eval_tokens: int
+    train_loss: list[tuple[int, float]] = field(default_factory=list)
+    eval_loss: list[tuple[int, float]] = field(default_factory=list)
+
+
+def pick_pad_token(tokenizer: PreTrainedTokenizerBase) -> str:
+    """A pad token that is not EOS, so padding never hides the EOS the model must learn."""
+    if tokenizer.pad_token is not None and tokenizer.pad_token != tokenizer.eos_token:
+        return tokenizer.pad_token
+    for candidate in ("<|endoftext|>", "<|finetune_right_pad_id|>", "<pad>", tokenizer.unk_token):
+        if candidate and candidate != tokenizer.eos_token and candidate in tokenizer.get_vocab():
+            return candidate
+    raise ValueError("the tokenizer has no token other than EOS to pad with")
+
+
+def to_trl_records(dataset: Dataset, fmt: DatasetFormat) -> Dataset:
+    """Our stored formats, as the dataset shapes TRL trains on.
+
+    completion stays plain text (loss on everything, EOS appended by TRL); the others become
+    prompt/completion pairs, conversational where the chat template applies, so the loss
+    falls on the response only.
+    """
+    if fmt is DatasetFormat.COMPLETION:
+        return dataset.select_columns(["text"])
+    if fmt is DatasetFormat.INPUT_RESPONSE:
+        return dataset.map(
+            lambda r: {"prompt": r["input"], "completion": r["response"]},
+            remove_columns=dataset.column_names,
+        )
+    column = "conversations" if fmt is DatasetFormat.CONVERSATIONS else "messages"
+
+    def split_turns(record: dict) -> dict:
+        turns = [
+            {
+                "role": _ROLE.get(t.get("from", t.get("role")), t.get("role")),
+                "content": t.get("value", t.get("content")),
+            }
+            for t in record[column]
+        ]
+        return {"prompt": turns[:-1], "completion": turns[-1:]}
+
+    return dataset.map(split_turns, remove_columns=dataset.column_names)
+
+
+_ROLE = {"human": "user", "gpt": "assistant", "system": "system"}
+
+
+def train_lora(
+    base_dir: Path,
+    dataset: DatasetDict,
+    fmt: DatasetFormat,
+    settings: TrainingSettings,
+    work_dir: Path,
+    checkpoints: CheckpointSync,
+    log: Callable[[str], None] = print,
+) -> tuple[Path, TrainingReport, EvalSequences]:
+    """Train; return the adapter folder, the report and the exact validation sequences."""
+    cuda = torch.cuda.is_available()
+    tokenizer = AutoTokenizer.from_pretrained(base_dir)
+    tokenizer.pad_token = pick_pad_token(tokenizer)
+    model = _load_for_training(base_dir, cuda)
+    train = to_trl_records(dataset["train"], fmt)
+    evaluation = to_trl_records(dataset["validation"], fmt)
+    evaluation = evaluation.shuffle(seed=settings.seed).select(
+        range(min(settings.max_eval_samples, len(evaluation)))
+    )
+    output_dir = work_dir / "trainer"
+    trainer = SFTTrainer(
+        model=model,
+        args=_sft_config(settings, output_dir, cuda),
+        train_dataset=train,
+        eval_dataset=evaluation,
+        processing_class=tokenizer,
+        peft_config=LoraConfig(
+            r=settings.lora_r,
+            lora_alpha=settings.lora_alpha,
+            lora_dropout=settings.lora_dropout,
+            target_modules=list(settings.target_modules)
+            if settings.target_modules != ("all-linear",)
+            else "all-linear",
+            task_type="CAUSAL_LM",
+        ),
+    )
+    sequences = EvalSequences.from_trl_dataset(trainer.eval_dataset)
+    trainer.add_callback(_SyncCheckpoints(checkpoints, log))
+    start = _TokensAtStart()
+    trainer.add_callback(start)
+
+    resume = checkpoints.latest(output_dir)
+    resumed_from = int(resume.name.removeprefix(CHECKPOINT_PREFIX)) if resume else 0
+    if resume:
+        log(f"resuming from {resume.name} (step {resumed_from})")
+    base_perplexity = hf_perplexity(trainer.model, sequences, disable_adapter=True)
+    log(f"base model validation perplexity: {base_perplexity:.2f}")
+
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    started = time.perf_counter()
+    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    seconds = time.perf_counter() - started
+
+    adapter_dir = work_dir / "adapter"
+    trainer.model.save_pretrained(adapter_dir)
+    tokenizer.save_pretrained(adapter_dir)
+    fine_tuned = hf_perplexity(trainer.model, sequences)
+    log(f"fine-tuned validation perplexity: {fine_tuned:.2f}")
+    history = trainer.state.log_history
+    tokens = int(trainer.state.num_input_tokens_seen) - start.tokens  # this run's own
+    report = TrainingReport(
+        device="cuda" if cuda else "cpu",
+        quantization="nf4 (QLoRA)" if cuda else "none (LoRA)",
+        steps=trainer.state.global_step,
+        resumed_from_step=resumed_from,
+        train_tokens=tokens,
+        train_seconds=seconds,
+        tokens_per_second=tokens / seconds if seconds else 0.0,
+        peak_memory_mib=_peak_memory_mib(cuda),
+        base_perplexity=base_perplexity,
+        fine_tuned_perplexity=fine_tuned,
+        eval_tokens=sequences.scored_tokens,
+        train_loss=[(h["step"], h["loss"]) for h in history if "loss" in h],
+        eval_loss=[(h["step"], h["eval_loss"]) for h in history if "eval_loss" in h],
+    )
+    return adapter_dir, report, sequences
+
+
+def _load_for_training(base_dir: Path, cuda: bool) -> torch.nn.Module:
+    if not cuda:
+        return AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
+    from peft import prepare_model_for_kbit_training
+    from transformers import BitsAndBytesConfig
+
+    quantization = BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=torch.bfloat16,
+    )
+    model = AutoModelForCausalLM.from_pretrained(
+        base_dir, quantization_config=quantization, dtype=torch.bfloat16, device_map={"": 0}
+    )
+    return prepare_model_for_kbit_training(model, use_gradient_checkpointing=True)
+
+
+def _sft_config(settings: TrainingSettings, output_dir: Path, cuda: bool) -> SFTConfig:
+    return SFTConfig(
+        output_dir=str(output_dir),
+        max_steps=settings.max_steps,
+        num_train_epochs=settings.epochs,
+        learning_rate=settings.learning_rate,
+        lr_scheduler_type="cosine",
+        warmup_steps=settings.warmup_ratio,  # a float below 1 is a share of all steps
+        per_device_train_batch_size=settings.batch_size,
+        per_device_eval_batch_size=settings.batch_size,
+        gradient_accumulation_steps=settings.gradient_accumulation,
+        max_length=settings.max_length,
+        packing=settings.packing,
+        eval_packing=False,
+        completion_only_loss=settings.completion_only_loss,
+        eval_strategy="steps",
+        eval_steps=settings.eval_steps,
+        save_strategy="steps",
+        save_steps=settings.save_steps,
+        save_total_limit=2,
+        logging_steps=max(1, min(10, settings.eval_steps // 2)),
+        include_num_input_tokens_seen="non_padding",
+        bf16=cuda,
+        use_cpu=not cuda,
+        optim="paged_adamw_8bit" if cuda else "adamw_torch",
+        gradient_checkpointing=cuda,
+        seed=settings.seed,
+        data_seed=settings.seed,
+        report_to="none",
+        dataloader_num_workers=0,
+        disable_tqdm=True,
+    )
+
+
+class _SyncCheckpoints(TrainerCallback):
+    def __init__(self, sync: CheckpointSync, log: Callable[[str], None]) -> None:
+        self.sync = sync
+        self.log = log
+
+    def on_save(self, args, state, control, **kwargs):
+        checkpoint = Path(args.output_dir) / f"{CHECKPOINT_PREFIX}{state.global_step}"
+        self.sync.save(checkpoint)
+        self.log(f"stored {checkpoint.name}")
+
+
+class _TokensAtStart(TrainerCallback):
+    """Tokens already seen when training (re)starts: a resumed run counts from there."""
+
+    tokens = 0
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.tokens = int(state.num_input_tokens_seen)
+
+
+def _peak_memory_mib(cuda: bool) -> float:
+    if cuda:
+        return torch.cuda.max_memory_allocated() / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def load_adapted_model(base_dir: Path, adapter_dir: Path, dtype: torch.dtype) -> PeftModel:
+    base = AutoModelForCausalLM.from_pretrained(base_dir, dtype=dtype)
+    return PeftModel.from_pretrained(base, adapter_dir)
