@@ -41,6 +41,11 @@ def decode_text(data: bytes) -> DecodedText:
 
     Raises DocumentError for empty, binary or undecodable input.
     """
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return _normalized(data.decode("utf-16"), "utf-16")
+        except UnicodeDecodeError as error:
+            raise DocumentError(f"undecodable bytes: broken UTF-16 ({error.reason})") from None
     if not data.removeprefix(codecs.BOM_UTF8).strip():
         raise DocumentError("empty document (no text content)")
     if data.startswith(_BINARY_MAGIC) or b"\x00" in data[:65536]:
@@ -50,7 +55,12 @@ def decode_text(data: bytes) -> DecodedText:
         text, encoding = _decode_utf8_or_legacy(data[len(codecs.BOM_UTF8) :])
     else:
         text, encoding = _decode_utf8_or_legacy(data)
+    return _normalized(text, encoding)
 
+
+def _normalized(text: str, encoding: str) -> DecodedText:
+    if not text.strip():
+        raise DocumentError("empty document (no text content)")
     controls = len(_CONTROL.findall(text))
     if controls > _MAX_CONTROL_RATIO * len(text):
         raise DocumentError(

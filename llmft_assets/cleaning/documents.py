@@ -12,10 +12,15 @@ from llmft_assets.cleaning.decoding import decode_text
 from llmft_assets.cleaning.gutenberg import BOILERPLATE, strip_gutenberg
 from llmft_assets.cleaning.html import extract_article
 from llmft_assets.cleaning.language import guess_language
+from llmft_assets.cleaning.titles import title_from_file_name
 from llmft_assets.errors import DocumentError
 
 MIN_BOOK_CHARS = 200
-_HTML_START = re.compile(r"<\s*(?:!doctype|html|head|body|article|div|p|h[1-6]|section)[\s>]", re.I)
+_HTML_START = re.compile(
+    r"<\s*(?:!doctype|html|head|body|article|main|section|div|p|h[1-6]|ul|ol|blockquote|pre|"
+    r"table|figure|span|a|em|strong|br)[\s>/]",
+    re.I,
+)
 
 
 class DocumentKind(StrEnum):
@@ -75,7 +80,7 @@ def clean_document(
         if len(book.text) < MIN_BOOK_CHARS:
             raise DocumentError(f"only {len(book.text)} characters of text after stripping")
         title, text, language, flags = book.title, book.text, book.language, book.flags
-    title = title_hint or title or (file_name or doc_id)
+    title = title_hint or title or title_from_file_name(file_name) or doc_id
     return CleanedDocument(
         doc_id=doc_id,
         source=source,

@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from llmft_assets.cleaning.titles import title_case
+
 _GUTENBERG = r"PROJE[CK]T\s+GUTENBERG(?:-tm|™)?"
 _EBOOK = r"E-?(?:BOOK|TEXT)S?"
 # Header ends: the text starts on the line after these.
@@ -94,7 +96,8 @@ _EBOOK_OF = re.compile(
 # Boilerplate that must never survive cleaning; used to reject and by the asset check.
 # Licence text is hard-wrapped: its phrases break across lines wherever the width fell.
 BOILERPLATE = re.compile(
-    rf"{_GUTENBERG}\s+(?:LICEN[CS]E|Literary\s+Archive|trademark)|"
+    rf"{_GUTENBERG}\s+(?:LICEN[CS]E|Literary\s+Archive|trademark)|Gutenberg(?:-tm|™)|"
+    r"LIMITED\s+RIGHT\s+OF\s+REPLACEMENT\s+OR\s+REFUND|DISCLAIMER\s+OF\s+DAMAGES|"
     rf"(?:START|END)\s+OF\s+(?:THE|THIS)\s+{_GUTENBERG}\s+{_EBOOK}|"
     r"THE\s+SMALL\s+PRINT!|www\.gutenberg\.(?:org|net)/license",
     re.IGNORECASE,
@@ -134,8 +137,8 @@ def strip_gutenberg(text: str) -> StrippedBook:
     if not title:
         marker = _START_MARKER.search(text)
         if marker:
-            title = marker.group("title").strip(" *\t").strip()
-            title = title.title() if title.isupper() else title
+            title = marker.group("title").strip(" *\t,").strip()
+            title = title_case(title.split()) if title.isupper() else title
     return StrippedBook(
         text=_tidy(body), title=title, author=author, language=language, flags=tuple(flags)
     )

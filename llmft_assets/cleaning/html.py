@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 
 import lxml.html
 import trafilatura
 from lxml import etree
 
+from llmft_assets.cleaning.titles import title_from_file_name
 from llmft_assets.errors import DocumentError
 
 _MIN_TEXT_CHARS = 40
@@ -26,11 +26,6 @@ _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 _TITLE_SEPARATOR = re.compile(r"\s+(?:[-|–—·]|::)\s+")
 _TITLE_BYLINE = re.compile(r"\s+[-|–—·]\s+by\s+\S", re.IGNORECASE)
 _PLAIN_QUOTES = str.maketrans("‘’“”", "''\"\"")
-_SUBSTACK_NAME = re.compile(r"^\d+\.(?P<slug>[A-Za-z0-9-]+)$")
-_LOWERCASE_WORDS = frozenset(
-    {"a", "an", "and", "as", "at", "but", "by", "for", "from", "in", "into", "nor", "of", "on"}
-    | {"or", "over", "the", "to", "via", "vs", "with"}
-)
 
 
 @dataclass(frozen=True)
@@ -49,7 +44,7 @@ def extract_article(html: str, *, file_name: str | None = None) -> Article:
     except (etree.ParserError, ValueError) as error:
         raise DocumentError(f"HTML cannot be parsed: {error}") from error
 
-    title = _title_from_tree(tree) or _title_from_file_name(file_name)
+    title = _title_from_tree(tree) or title_from_file_name(file_name)
     extracted = trafilatura.bare_extraction(
         tree,
         include_comments=False,
@@ -106,23 +101,6 @@ def _title_without_site(title: str) -> str:
         return _squash(title.rsplit("::", 1)[1]) or title
     separators = list(_TITLE_SEPARATOR.finditer(title))
     return title[: separators[-1].start()] if separators else title
-
-
-def _title_from_file_name(file_name: str | None) -> str | None:
-    """`89014957.data-engineer-vs-senior-data-engineer.html` -> `Data Engineer vs Senior ...`."""
-    if not file_name:
-        return None
-    stem = PurePosixPath(file_name).stem
-    match = _SUBSTACK_NAME.match(stem)
-    words = (match.group("slug") if match else stem).replace("_", "-").split("-")
-    words = [w for w in words if w]
-    if not words:
-        return None
-    titled = [
-        w if i and w.lower() in _LOWERCASE_WORDS else w[:1].upper() + w[1:]
-        for i, w in enumerate(words)
-    ]
-    return " ".join(titled)
 
 
 def _render_blocks(body: etree._Element) -> list[str]:

@@ -17,7 +17,7 @@ from llmft_assets.errors import DocumentError, SourceError
 from llmft_assets.sources.gutendex import GutendexListing
 from llmft_assets.sources.http import FetchError, HttpPolicy, fetch_bytes
 from llmft_assets.sources.naming import document_id
-from llmft_assets.storage.backends import S3Backend, backend_for
+from llmft_assets.storage.backends import LocalBackend, S3Backend, backend_for
 
 BLOG = "blog"
 GUTENBERG = "gutenberg"
@@ -113,13 +113,13 @@ def fetch_document(
             return fetch_bytes(locator, policy)
         if locator.startswith("s3://"):
             bucket_uri, _, key = locator.removeprefix("s3://").partition("/")
-            data = backend_for(f"s3://{bucket_uri}", s3_endpoint_url).get_bytes(key)
+            backend = backend_for(f"s3://{bucket_uri}", s3_endpoint_url)
         else:
-            path = Path(locator)
-            size = path.stat().st_size
-            if size > policy.max_bytes:
-                raise DocumentError(f"{locator} is {size} bytes, over the {policy.max_bytes} cap")
-            data = path.read_bytes()
+            backend, key = LocalBackend(Path(locator).parent), Path(locator).name
+        size = backend.size(key)  # before reading: the cap bounds memory, not just output
+        if size > policy.max_bytes:
+            raise DocumentError(f"{locator} is {size} bytes, over the {policy.max_bytes} cap")
+        data = backend.get_bytes(key)
     except FetchError as error:
         raise DocumentError(f"download failed: {error}") from error
     except (OSError, ClientError, BotoCoreError) as error:

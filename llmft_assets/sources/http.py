@@ -25,6 +25,7 @@ class HttpPolicy:
     max_attempts: int = 4
     backoff_s: float = 1.0
     max_bytes: int = 50 * 1024 * 1024
+    deadline_s: float = 600.0  # one attempt's whole transfer, however slowly bytes trickle
 
 
 def fetch_bytes(url: str, policy: HttpPolicy, session: requests.Session | None = None) -> bytes:
@@ -48,23 +49,28 @@ def fetch_bytes(url: str, policy: HttpPolicy, session: requests.Session | None =
                     continue
                 if response.status_code >= 400:
                     raise FetchError(f"HTTP {response.status_code} for {url}")
-                return _read_capped(response, url, policy.max_bytes)
+                return _read_capped(response, url, policy)
         except (
             requests.Timeout,
             requests.ConnectionError,
             requests.exceptions.ChunkedEncodingError,
         ) as error:
             last_problem = f"{type(error).__name__}: {error}"
+        except requests.RequestException as error:  # bad URL, redirect loop: retrying won't help
+            raise FetchError(f"{url}: {type(error).__name__}: {error}") from error
     raise FetchError(f"{url} failed after {policy.max_attempts} attempts ({last_problem})")
 
 
-def _read_capped(response: requests.Response, url: str, max_bytes: int) -> bytes:
+def _read_capped(response: requests.Response, url: str, policy: HttpPolicy) -> bytes:
     declared = response.headers.get("Content-Length")
-    if declared and declared.isdigit() and int(declared) > max_bytes:
-        raise FetchError(f"{url} is {int(declared)} bytes, over the {max_bytes}-byte cap")
+    if declared and declared.isdigit() and int(declared) > policy.max_bytes:
+        raise FetchError(f"{url} is {int(declared)} bytes, over the {policy.max_bytes}-byte cap")
     body = bytearray()
+    started = time.monotonic()
     for block in response.iter_content(chunk_size=64 * 1024):
         body.extend(block)
-        if len(body) > max_bytes:
-            raise FetchError(f"{url} exceeds the {max_bytes}-byte cap")
+        if len(body) > policy.max_bytes:
+            raise FetchError(f"{url} exceeds the {policy.max_bytes}-byte cap")
+        if time.monotonic() - started > policy.deadline_s:
+            raise requests.Timeout(f"{url} took over {policy.deadline_s:.0f} s to download")
     return bytes(body)

@@ -115,21 +115,24 @@ class ArtifactStore:
 
     def read_tree(self, key: str) -> Path:
         """A local folder holding the current version of `key` (downloaded once, if remote)."""
-        version = self.tree_version(key)
-        if version is None:
-            raise FileNotFoundError(f"no stored tree at {self.uri(key)}")
+        try:
+            pointer = self.read_json(f"{key}/{_POINTER}")
+        except FileNotFoundError:
+            raise FileNotFoundError(f"no stored tree at {self.uri(key)}") from None
+        version = pointer["version"]
         if isinstance(self.backend, LocalBackend):
             return self.backend.path(f"{key}/{version}")
 
         local = self.cache_dir / key / version
         if local.is_dir():
             return local
-        pointer = self.read_json(f"{key}/{_POINTER}")
         local.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=local.parent, prefix=f".{version}-"))
         try:
             for name in pointer["files"]:
-                target = staging / name
+                target = (staging / name).resolve()
+                if not target.is_relative_to(staging.resolve()):
+                    raise ValueError(f"{self.uri(key)} lists a file outside its folder: {name!r}")
                 target.parent.mkdir(parents=True, exist_ok=True)
                 self.backend.get_file(f"{key}/{version}/{name}", target)
             os.replace(staging, local)

@@ -32,6 +32,7 @@ class Backend(Protocol):
     def get_bytes(self, key: str) -> bytes: ...
     def get_file(self, key: str, path: Path) -> None: ...
     def exists(self, key: str) -> bool: ...
+    def size(self, key: str) -> int: ...
     def list_keys(self, folder: str) -> list[str]: ...
     def delete(self, keys: list[str]) -> None: ...
 
@@ -75,6 +76,9 @@ class LocalBackend:
     def exists(self, key: str) -> bool:
         return self.path(key).is_file()
 
+    def size(self, key: str) -> int:
+        return self.path(key).stat().st_size
+
     def list_keys(self, folder: str) -> list[str]:
         """Every key below `folder` (recursively), sorted."""
         base = self.path(folder) if folder else self.root
@@ -88,7 +92,13 @@ class LocalBackend:
 
     def delete(self, keys: list[str]) -> None:
         for key in keys:
-            self.path(key).unlink(missing_ok=True)
+            path = self.path(key)
+            path.unlink(missing_ok=True)
+            # Folders emptied by the delete go too, as they would on S3.
+            for parent in path.parents:
+                if parent == self.root or any(parent.iterdir()):
+                    break
+                parent.rmdir()
 
 
 class S3Backend:
@@ -124,12 +134,19 @@ class S3Backend:
 
     def exists(self, key: str) -> bool:
         try:
-            self.client.head_object(Bucket=self.bucket, Key=self._name(key))
+            self.size(key)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def size(self, key: str) -> int:
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=self._name(key))
         except ClientError as error:
             if error.response["Error"]["Code"] in ("NoSuchKey", "404"):
-                return False
+                raise FileNotFoundError(self.uri(key)) from error
             raise
-        return True
+        return int(head["ContentLength"])
 
     def list_keys(self, folder: str) -> list[str]:
         """Every key below `folder` (recursively), sorted."""

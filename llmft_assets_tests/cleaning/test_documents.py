@@ -99,7 +99,7 @@ def test_clean_text_without_markers_is_kept_whole_and_flagged() -> None:
     document = clean(data, file_name=SERMON.name)
     assert document.text == data.decode("utf-8").strip()
     assert document.flags == "no_markers"
-    assert document.title == SERMON.name  # nothing better to go on
+    assert document.title == "A Short Sermon No Markers"  # from the file name
     assert document.language == "en"
 
 
@@ -189,13 +189,13 @@ def test_kind_override_skips_detection() -> None:
     assert "<h2>" in as_book.text  # taken as plain text, markup and all
     assert as_book.flags == "no_markers"
 
-    # A fragment that detection takes for text: no <p>, <div> or heading in it.
+    # A fragment with no <p>, <div> or heading: its blockquote and list still say HTML.
     fragment = (
         b"<blockquote>Data contracts are a people problem, and people problems need"
         b" conversations.</blockquote><ul><li>Talk to the producers of the data before you write"
         b" a single line.</li><li>Write down what you agreed, and who agreed to it.</li></ul>"
     )
-    assert clean(fragment).kind == "gutenberg"
+    assert clean(fragment).kind == "html"
     as_html = clean(fragment, kind=DocumentKind.HTML, file_name="data-contracts.html")
     assert as_html.kind == "html"
     assert as_html.title == "Data Contracts"
