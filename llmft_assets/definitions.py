@@ -6,6 +6,8 @@ from llmft_assets.defs.automation import (
     automation_sensor,
     daily_ingestion_schedule,
     discover_documents_job,
+    retrain_model_job,
+    weekly_retraining,
 )
 from llmft_assets.defs.checks import CHECKS
 from llmft_assets.defs.ingestion import (
@@ -32,8 +34,8 @@ defs = dg.Definitions(
         gguf_model,
     ],
     asset_checks=CHECKS,
-    jobs=[discover_documents_job],
-    schedules=[daily_ingestion_schedule],
+    jobs=[discover_documents_job, retrain_model_job],
+    schedules=[daily_ingestion_schedule, weekly_retraining],
     sensors=[automation_sensor],
     resources=resources_from_environment(),
     # Steps run in the run's own process: a process per step would import torch each time,

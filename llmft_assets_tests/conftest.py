@@ -58,7 +58,9 @@ def local_store(tmp_path: Path) -> ArtifactStore:
 @pytest.fixture
 def instance(tmp_path: Path) -> Iterator[dg.DagsterInstance]:
     """A real, persistent Dagster instance in a temporary DAGSTER_HOME."""
-    with dg.instance_for_test(temp_dir=str(tmp_path / "dagster_home")) as dagster_instance:
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    with dg.instance_for_test(temp_dir=str(home)) as dagster_instance:
         yield dagster_instance
 
 

@@ -18,9 +18,11 @@ from llmft_assets.defs.metadata import markdown_table, stored
 from llmft_assets.defs.preparation import training_dataset
 from llmft_assets.defs.resources import ArtifactStoreResource
 from llmft_assets.export.gguf import convert_to_f16, quantize, smoke_generate
-from llmft_assets.export.modelfile import modelfile
+from llmft_assets.export.modelfile import default_system_prompt, modelfile
 from llmft_assets.hashing import file_sha256
+from llmft_assets.launching.routing import COMPUTE_TAG, GPU
 from llmft_assets.modeling.base import load_model, save_base_model, weights_sha256
+from llmft_assets.modeling.distributed import DistributedJob, train_distributed
 from llmft_assets.modeling.evaluation import EvalSequences, gguf_perplexity, hf_perplexity
 from llmft_assets.modeling.merge import merge_adapter
 from llmft_assets.modeling.plots import loss_curves_png
@@ -28,13 +30,9 @@ from llmft_assets.modeling.source import BUNDLED_SMOLLM2, resolve_model_source
 from llmft_assets.modeling.training import TrainingSettings, train_lora
 from llmft_assets.paths import cache_dir
 from llmft_assets.storage.checkpoints import StoreCheckpoints
-from llmft_assets.training_data.formats import DatasetFormat
+from llmft_assets.training_data.formats import CHAT_FORMATS, DatasetFormat
 
 ML_TEAM = "team:ml"
-# The GPU run launcher sends every run that materializes an asset with this tag to a GPU.
-COMPUTE_TAG = "llmft/compute"
-GPU = "gpu"
-CHAT_FORMATS = {DatasetFormat.CONVERSATIONS, DatasetFormat.MESSAGES}
 
 
 class BaseModelConfig(dg.Config):
@@ -93,6 +91,10 @@ class TrainingConfig(dg.Config):
     eval_steps: int = 20
     save_steps: int = Field(default=20, description="Checkpoint to the artifact store every N.")
     max_eval_samples: int = 16
+    processes: int = Field(
+        default=1,
+        description="Data-parallel processes, one per GPU: above 1, training runs under torchrun.",
+    )
 
     def settings(self) -> TrainingSettings:
         values = self.model_dump()
@@ -102,7 +104,7 @@ class TrainingConfig(dg.Config):
 
 @dg.asset(
     deps=[base_model, training_dataset],
-    tags={COMPUTE_TAG: GPU},
+    tags={COMPUTE_TAG: GPU},  # the GPU run launcher sends runs that include this to a GPU
     group_name="model",
     kinds={"pytorch", "peft"},
     owners=[ML_TEAM],
@@ -129,15 +131,29 @@ def lora_adapter(
     ).hexdigest()[:16]
     checkpoints = StoreCheckpoints(store, f"{layout.CHECKPOINTS}/{job}")
     with tempfile.TemporaryDirectory() as tmp:
-        adapter_dir, report, sequences = train_lora(
-            base_dir,
-            load_from_disk(str(dataset_dir)),
-            fmt,
-            settings,
-            Path(tmp),
-            checkpoints,
-            log=context.log.info,
-        )
+        if settings.processes > 1:
+            job_spec = DistributedJob(
+                str(base_dir),
+                str(dataset_dir),
+                fmt.value,
+                asdict(settings),
+                artifact_store.root,
+                artifact_store.s3_endpoint_url,
+                checkpoints.prefix,
+            )
+            adapter_dir, report, sequences = train_distributed(
+                job_spec, settings.processes, Path(tmp), log=context.log.info
+            )
+        else:
+            adapter_dir, report, sequences = train_lora(
+                base_dir,
+                load_from_disk(str(dataset_dir)),
+                fmt,
+                settings,
+                Path(tmp),
+                checkpoints,
+                log=context.log.info,
+            )
         curves = loss_curves_png(report.train_loss, report.eval_loss, f"LoRA on {fmt.value} data")
         (adapter_dir / "loss_curves.png").write_bytes(curves)
         info = store.write_tree(layout.ADAPTER, adapter_dir)
@@ -227,7 +243,9 @@ class GGUFConfig(dg.Config):
         default="Write a blog post titled “Why your data pipeline needs tests”.",
         description="Asked of every GGUF (as a chat turn for chat formats, else continued).",
     )
-    max_new_tokens: int = Field(default=512, description="Generation limit for the smoke test.")
+    max_new_tokens: int = Field(
+        default=1024, description="The smoke test's limit: the answer must end (EOS) within it."
+    )
 
 
 @dg.asset(
@@ -242,7 +260,8 @@ def gguf_model(config: GGUFConfig, artifact_store: ArtifactStoreResource) -> dg.
     store = artifact_store.store()
     training = store.read_json(layout.TRAINING_REPORT)
     merged = store.read_json(layout.MERGE_REPORT)
-    chat = DatasetFormat(training["format"]) in CHAT_FORMATS
+    fmt = DatasetFormat(training["format"])
+    chat = fmt in CHAT_FORMATS
     merged_dir = store.read_tree(layout.MERGED_MODEL)
     tokenizer = AutoTokenizer.from_pretrained(merged_dir)
     with tempfile.TemporaryDirectory() as tmp:
@@ -267,8 +286,9 @@ def gguf_model(config: GGUFConfig, artifact_store: ArtifactStoreResource) -> dg.
             files[default].name,
             tokenizer.chat_template,
             str(tokenizer.eos_token),
-            chat,
+            fmt,
             num_ctx=training["settings"]["max_length"] * 4,
+            system=default_system_prompt(tokenizer),
         )
         (folder / "Modelfile").write_text(ollama)
         info = store.write_tree(layout.GGUF_MODEL, folder)

@@ -154,7 +154,7 @@ def _token_counter(tokenizer: str) -> TokenCounter:
 
 class DatasetConfig(dg.Config):
     format: DatasetFormat = Field(
-        default=DatasetFormat.COMPLETION,
+        default=DatasetFormat.completion,
         description="completion, conversations, messages or input_response.",
     )
     validation_fraction: float = Field(default=0.1, description="Share of tokens held out.")

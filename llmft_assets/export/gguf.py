@@ -63,17 +63,28 @@ class SmokeTest:
     completion_tokens: int
 
 
+# llama.cpp's customary penalty: without it greedy decoding of a small model loops forever.
+REPEAT_PENALTY = 1.1
+
+
 def smoke_generate(model_file: Path, prompt: str, max_tokens: int, chat: bool) -> SmokeTest:
     """Greedy generation through llama.cpp; as a chat turn when the model has a template."""
+    if max_tokens < 1:  # llama.cpp reads 0 or less as "until the context is full"
+        raise ValueError(f"max_tokens must be at least 1, got {max_tokens}")
     llama = llama_cpp.Llama(model_path=str(model_file), n_ctx=2048, verbose=False, seed=0)
     try:
         if chat:
             out = llama.create_chat_completion(
-                messages=[{"role": "user", "content": prompt}], max_tokens=max_tokens, temperature=0
+                messages=[{"role": "user", "content": prompt}],
+                max_tokens=max_tokens,
+                temperature=0,
+                repeat_penalty=REPEAT_PENALTY,
             )
             text = out["choices"][0]["message"]["content"] or ""
         else:
-            out = llama.create_completion(prompt, max_tokens=max_tokens, temperature=0)
+            out = llama.create_completion(
+                prompt, max_tokens=max_tokens, temperature=0, repeat_penalty=REPEAT_PENALTY
+            )
             text = out["choices"][0]["text"]
     finally:
         llama.close()

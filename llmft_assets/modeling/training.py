@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import resource
 import time
 from collections.abc import Callable
@@ -30,7 +31,7 @@ from transformers import (
 from trl import SFTConfig, SFTTrainer
 
 from llmft_assets.modeling.evaluation import EvalSequences, hf_perplexity
-from llmft_assets.training_data.formats import DatasetFormat
+from llmft_assets.training_data.formats import PROMPT_SEPARATOR, DatasetFormat
 
 CHECKPOINT_PREFIX = "checkpoint-"
 
@@ -56,6 +57,7 @@ class TrainingSettings:
     eval_steps: int = 20
     save_steps: int = 20
     max_eval_samples: int = 16
+    processes: int = 1  # data-parallel training processes, one per GPU (torchrun above 1)
 
     def fingerprint(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
@@ -105,14 +107,16 @@ def to_trl_records(dataset: Dataset, fmt: DatasetFormat) -> Dataset:
     prompt/completion pairs, conversational where the chat template applies, so the loss
     falls on the response only.
     """
-    if fmt is DatasetFormat.COMPLETION:
+    if fmt is DatasetFormat.completion:
         return dataset.select_columns(["text"])
-    if fmt is DatasetFormat.INPUT_RESPONSE:
+    if fmt is DatasetFormat.input_response:
         return dataset.map(
-            lambda r: {"prompt": r["input"], "completion": r["response"]},
+            # The separator opens the completion: a prompt that ends on text tokenizes the same
+            # alone and followed by its response, and the model learns to write the break.
+            lambda r: {"prompt": r["input"], "completion": PROMPT_SEPARATOR + r["response"]},
             remove_columns=dataset.column_names,
         )
-    column = "conversations" if fmt is DatasetFormat.CONVERSATIONS else "messages"
+    column = "conversations" if fmt is DatasetFormat.conversations else "messages"
 
     def split_turns(record: dict) -> dict:
         turns = [
@@ -185,8 +189,9 @@ def train_lora(
     seconds = time.perf_counter() - started
 
     adapter_dir = work_dir / "adapter"
-    trainer.model.save_pretrained(adapter_dir)
-    tokenizer.save_pretrained(adapter_dir)
+    if trainer.is_world_process_zero():
+        trainer.model.save_pretrained(adapter_dir)
+        tokenizer.save_pretrained(adapter_dir)
     fine_tuned = hf_perplexity(trainer.model, sequences)
     log(f"fine-tuned validation perplexity: {fine_tuned:.2f}")
     history = trainer.state.log_history
@@ -222,7 +227,10 @@ def _load_for_training(base_dir: Path, cuda: bool) -> torch.nn.Module:
         bnb_4bit_compute_dtype=torch.bfloat16,
     )
     model = AutoModelForCausalLM.from_pretrained(
-        base_dir, quantization_config=quantization, dtype=torch.bfloat16, device_map={"": 0}
+        base_dir,
+        quantization_config=quantization,
+        dtype=torch.bfloat16,
+        device_map={"": int(os.environ.get("LOCAL_RANK", 0))},  # one GPU per rank
     )
     return prepare_model_for_kbit_training(model, use_gradient_checkpointing=True)
 
@@ -256,6 +264,7 @@ def _sft_config(settings: TrainingSettings, output_dir: Path, cuda: bool) -> SFT
         seed=settings.seed,
         data_seed=settings.seed,
         report_to="none",
+        ddp_find_unused_parameters=False if settings.processes > 1 else None,
         dataloader_num_workers=0,
         disable_tqdm=True,
     )
@@ -267,6 +276,8 @@ class _SyncCheckpoints(TrainerCallback):
         self.log = log
 
     def on_save(self, args, state, control, **kwargs):
+        if not state.is_world_process_zero:  # in data-parallel runs, one rank stores
+            return
         checkpoint = Path(args.output_dir) / f"{CHECKPOINT_PREFIX}{state.global_step}"
         self.sync.save(checkpoint)
         self.log(f"stored {checkpoint.name}")

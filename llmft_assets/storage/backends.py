@@ -96,9 +96,10 @@ class LocalBackend:
             path.unlink(missing_ok=True)
             # Folders emptied by the delete go too, as they would on S3.
             for parent in path.parents:
-                if parent == self.root or any(parent.iterdir()):
+                if parent == self.root or (parent.is_dir() and any(parent.iterdir())):
                     break
-                parent.rmdir()
+                if parent.is_dir():
+                    parent.rmdir()
 
 
 class S3Backend:

@@ -22,6 +22,8 @@ _NOT_STORED = ("training_args.bin",)  # a pickle of arguments we record elsewher
 
 class StoreCheckpoints:
     def __init__(self, store: ArtifactStore, prefix: str, keep: int = 2) -> None:
+        if keep < 1:
+            raise ValueError(f"keep must be at least 1, got {keep}")
         self.store = store
         self.prefix = prefix
         self.keep = keep

@@ -25,13 +25,11 @@ _TENSOR, _ARRAY, _TUPLE, _DICT = "__tensor__", "__ndarray__", "__tuple__", "__di
 def encode(value: Any, tensors: dict[str, torch.Tensor]) -> Any:
     """JSON-able structure of `value`, with its tensors moved into `tensors`."""
     if isinstance(value, torch.Tensor):
-        key = f"t{len(tensors)}"
-        tensors[key] = value.detach().cpu().contiguous()
-        return {_TENSOR: key}
+        return {_TENSOR: _keep(value.detach().cpu(), tensors)}
     if isinstance(value, np.ndarray):
-        key = f"t{len(tensors)}"
-        tensors[key] = torch.from_numpy(np.ascontiguousarray(value))
-        return {_ARRAY: key, "dtype": str(value.dtype)}
+        # ascontiguousarray makes a 0-d array 1-d; the reshape keeps the array's own shape.
+        array = torch.from_numpy(np.ascontiguousarray(value).reshape(value.shape))
+        return {_ARRAY: _keep(array, tensors), "dtype": str(value.dtype)}
     if isinstance(value, tuple):
         return {_TUPLE: [encode(v, tensors) for v in value]}
     if isinstance(value, list):
@@ -43,6 +41,18 @@ def encode(value: Any, tensors: dict[str, torch.Tensor]) -> Any:
     if value is None or isinstance(value, bool | int | float | str):
         return value
     raise TypeError(f"cannot store a {type(value).__name__} without pickle")
+
+
+def _keep(tensor: torch.Tensor, tensors: dict[str, torch.Tensor]) -> str:
+    """Add a tensor for the safetensors file; its key. safetensors refuses tensors that share
+    memory (torch.save does not), so one aliasing a tensor already kept is copied."""
+    tensor = tensor.contiguous()
+    storage = tensor.untyped_storage().data_ptr()
+    if storage and any(t.untyped_storage().data_ptr() == storage for t in tensors.values()):
+        tensor = tensor.clone()
+    key = f"t{len(tensors)}"
+    tensors[key] = tensor
+    return key
 
 
 def decode(value: Any, tensors: dict[str, torch.Tensor]) -> Any:

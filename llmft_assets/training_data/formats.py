@@ -11,12 +11,19 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+# Opens an input_response completion: what the model writes between request and response.
+PROMPT_SEPARATOR = "\n\n"
+
 
 class DatasetFormat(StrEnum):
-    COMPLETION = "completion"
-    CONVERSATIONS = "conversations"
-    MESSAGES = "messages"
-    INPUT_RESPONSE = "input_response"
+    # Lowercase names: Dagster's launchpad shows and takes an enum's names.
+    completion = "completion"
+    conversations = "conversations"
+    messages = "messages"
+    input_response = "input_response"
+
+
+CHAT_FORMATS = frozenset({DatasetFormat.conversations, DatasetFormat.messages})
 
 
 def request_for(source: str, title: str, part: int, parts: int) -> str:
@@ -28,16 +35,16 @@ def request_for(source: str, title: str, part: int, parts: int) -> str:
 
 
 def to_record(fmt: DatasetFormat, request: str, chunk: str) -> dict[str, object]:
-    if fmt is DatasetFormat.COMPLETION:
+    if fmt is DatasetFormat.completion:
         return {"text": chunk}
-    if fmt is DatasetFormat.CONVERSATIONS:
+    if fmt is DatasetFormat.conversations:
         return {
             "conversations": [
                 {"from": "human", "value": request},
                 {"from": "gpt", "value": chunk},
             ]
         }
-    if fmt is DatasetFormat.MESSAGES:
+    if fmt is DatasetFormat.messages:
         return {
             "messages": [
                 {"role": "user", "content": request},

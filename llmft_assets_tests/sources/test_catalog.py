@@ -22,7 +22,7 @@ from llmft_assets.sources.catalog import (
     gutendex_entries,
 )
 from llmft_assets.sources.gutendex import search_books
-from llmft_assets_tests.sources.conftest import FakeGutendex, fast_policy
+from llmft_assets_tests.gutendex_server import FakeGutendex, fast_policy
 
 SAFE_ID = re.compile(r"^[a-z0-9._-]+$")
 POST = b"<html><body><article><p>Hello.</p></article></body></html>"

@@ -6,7 +6,7 @@ import pytest
 
 from llmft_assets.errors import SourceError
 from llmft_assets.sources.gutendex import pick_text_format, search_books
-from llmft_assets_tests.sources.conftest import FakeGutendex, fast_policy
+from llmft_assets_tests.gutendex_server import FakeGutendex, fast_policy
 
 
 def _search(server: FakeGutendex, **kwargs: object):

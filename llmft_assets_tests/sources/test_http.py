@@ -6,7 +6,7 @@ import pytest
 
 from llmft_assets.sources.http import FetchError, fetch_bytes
 from llmft_assets_tests.conftest import free_port
-from llmft_assets_tests.sources.conftest import FakeGutendex, Served, fast_policy
+from llmft_assets_tests.gutendex_server import FakeGutendex, Served, fast_policy
 
 BODY = b"It was a dark and stormy night.\n" * 20
 

@@ -121,7 +121,7 @@ def test_every_chunk_becomes_one_record_in_its_documents_split(fmt: DatasetForma
 
 def test_completion_records_are_the_chunk_text() -> None:
     chunks = make_chunks(CORPUS)
-    dataset, _ = build_dataset(chunks, DatasetFormat.COMPLETION, 0.3, seed=5)
+    dataset, _ = build_dataset(chunks, DatasetFormat.completion, 0.3, seed=5)
     assert set(dataset[TRAIN].column_names) == {"text", "doc_id", "position"}
     by_key = {(r.doc_id, r.position): r.text for r in chunks.itertuples()}
     for split in (TRAIN, VALIDATION):
@@ -130,7 +130,7 @@ def test_completion_records_are_the_chunk_text() -> None:
 
 
 def test_conversations_records_ask_for_the_post_by_title() -> None:
-    dataset, _ = build_dataset(make_chunks(CORPUS), DatasetFormat.CONVERSATIONS, 0.3, seed=5)
+    dataset, _ = build_dataset(make_chunks(CORPUS), DatasetFormat.conversations, 0.3, seed=5)
     assert set(dataset[TRAIN].column_names) == {"conversations", "doc_id", "position"}
     everything = records(dataset, TRAIN) + records(dataset, VALIDATION)
     kimball = next(r for r in everything if r["doc_id"] == "blog-kimball")
@@ -146,7 +146,7 @@ def test_conversations_records_ask_for_the_post_by_title() -> None:
 
 
 def test_messages_records_have_user_and_assistant_roles() -> None:
-    dataset, _ = build_dataset(make_chunks(CORPUS), DatasetFormat.MESSAGES, 0.3, seed=5)
+    dataset, _ = build_dataset(make_chunks(CORPUS), DatasetFormat.messages, 0.3, seed=5)
     assert set(dataset[VALIDATION].column_names) == {"messages", "doc_id", "position"}
     for record in records(dataset, TRAIN) + records(dataset, VALIDATION):
         user, assistant = record["messages"]
@@ -156,7 +156,7 @@ def test_messages_records_have_user_and_assistant_roles() -> None:
 
 
 def test_input_responserecords() -> None:
-    dataset, _ = build_dataset(make_chunks(CORPUS), DatasetFormat.INPUT_RESPONSE, 0.3, seed=5)
+    dataset, _ = build_dataset(make_chunks(CORPUS), DatasetFormat.input_response, 0.3, seed=5)
     assert set(dataset[TRAIN].column_names) == {"input", "response", "doc_id", "position"}
     for record in records(dataset, TRAIN):
         assert record["input"].startswith("Write ")
@@ -164,7 +164,7 @@ def test_input_responserecords() -> None:
 
 
 def test_multi_chunk_documents_ask_for_part_k_of_n() -> None:
-    dataset, _ = build_dataset(make_chunks(CORPUS), DatasetFormat.INPUT_RESPONSE, 0.3, seed=5)
+    dataset, _ = build_dataset(make_chunks(CORPUS), DatasetFormat.input_response, 0.3, seed=5)
     requests = {
         (r["doc_id"], r["position"]): r["input"]
         for split in (TRAIN, VALIDATION)
@@ -188,11 +188,11 @@ def test_multi_chunk_documents_ask_for_part_k_of_n() -> None:
 
 def test_build_refuses_a_single_document() -> None:
     with pytest.raises(ValueError, match="at least 2"):
-        build_dataset(make_chunks({"blog-a": ("blog", "A", 3)}), DatasetFormat.COMPLETION, 0.1, 0)
+        build_dataset(make_chunks({"blog-a": ("blog", "A", 3)}), DatasetFormat.completion, 0.1, 0)
 
 
 def test_the_dataset_survives_save_and_load(tmp_path: Path) -> None:
-    dataset, _ = build_dataset(make_chunks(CORPUS), DatasetFormat.MESSAGES, 0.3, seed=5)
+    dataset, _ = build_dataset(make_chunks(CORPUS), DatasetFormat.messages, 0.3, seed=5)
     dataset.save_to_disk(tmp_path / "ds")
     loaded = load_from_disk(str(tmp_path / "ds"))
     assert records(loaded, VALIDATION) == records(dataset, VALIDATION)

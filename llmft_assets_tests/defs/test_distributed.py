@@ -1,0 +1,65 @@
+"""More than one process configured: the training asset runs data-parallel under torchrun
+(here 2 CPU processes over gloo, as 2 GPUs would be over NCCL)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+
+from llmft_assets.defs import layout
+from llmft_assets.defs.modeling import base_model, lora_adapter
+from llmft_assets_tests.defs.conftest import Deployment
+from llmft_assets_tests.tiny_model import build_tiny_llama
+
+STEPS, BATCH, LENGTH = 6, 2, 64
+
+
+def _train(deployment: Deployment, processes: int) -> dict:
+    config = {
+        "max_steps": STEPS,
+        "batch_size": BATCH,
+        "max_length": LENGTH,
+        "eval_steps": 3,
+        "save_steps": 3,
+        "max_eval_samples": 2,
+        "processes": processes,
+    }
+    result = dg.materialize(
+        [base_model, lora_adapter],
+        selection=[lora_adapter],
+        instance=deployment.instance,
+        resources=deployment.resources,
+        run_config={"ops": {"lora_adapter": {"config": config}}},
+    )
+    assert result.success
+    return deployment.store.read_json(layout.TRAINING_REPORT)
+
+
+def test_two_processes_train_data_parallel_and_store_one_adapter(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    deployment.ingest()
+    assert deployment.materialize(
+        [dg.AssetKey("text_chunks"), dg.AssetKey("training_dataset")]
+    ).success
+    tiny = build_tiny_llama(tmp_path / "tiny")
+    assert dg.materialize(
+        [base_model],
+        instance=deployment.instance,
+        resources=deployment.resources,
+        run_config={"ops": {"base_model": {"config": {"model": str(tiny)}}}},
+    ).success
+
+    single = _train(deployment, processes=1)
+    double = _train(deployment, processes=2)
+    assert single["steps"] == double["steps"] == STEPS
+    # Each rank trains on its own share of the data, batch x (up to) length tokens a step:
+    # in the same steps two ranks see about twice the tokens of one. Packing fills a
+    # sequence up to max_length, so a shard's last one may be short.
+    assert single["train_tokens"] <= STEPS * BATCH * LENGTH
+    assert 1.8 * single["train_tokens"] < double["train_tokens"] <= 2 * STEPS * BATCH * LENGTH
+    assert double["settings"]["processes"] == 2
+    adapter = deployment.store.read_tree(layout.ADAPTER)
+    assert (adapter / "adapter_model.safetensors").is_file()
+    assert deployment.store.list_keys(layout.CHECKPOINTS) == []

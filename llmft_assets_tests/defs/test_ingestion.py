@@ -1,0 +1,233 @@
+from __future__ import annotations
+
+import io
+import json
+import os
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+from datasets import load_from_disk
+
+from llmft_assets.defs import layout
+from llmft_assets.defs.automation import daily_ingestion_schedule, discover_documents_job
+from llmft_assets.defs.ingestion import (
+    blog_posts_html,
+    cleaned_documents,
+    document_catalog,
+    gutenberg_books,
+)
+from llmft_assets.defs.resources import GutenbergSource
+from llmft_assets_tests.defs.conftest import DATA_ASSETS, POSTS, Deployment
+from llmft_assets_tests.gutendex_server import FakeGutendex, running
+
+POST_IDS = {
+    "blog-89014957.data-engineer-vs-senior-data-engineer",
+    "blog-parquet-is-not-magic",
+    "blog-kimball-is-not-dead",
+}
+
+
+def materializations(result: dg.ExecuteInProcessResult, asset: str) -> dict[str, dict]:
+    """Metadata of each materialization of `asset` in a run, by partition (or None)."""
+    return {
+        event.materialization.partition: {
+            k: v.value for k, v in event.materialization.metadata.items()
+        }
+        for event in result.get_asset_materialization_events()
+        if event.asset_key.to_user_string() == asset
+    }
+
+
+def test_catalog_registers_one_partition_per_document_and_only_new_ones(
+    deployment: Deployment,
+) -> None:
+    result = deployment.materialize([document_catalog])
+    [meta] = materializations(result, "document_catalog").values()
+    assert (meta["documents"], meta["new_documents"]) == (6, 6)
+    instance = deployment.instance
+    assert set(instance.get_dynamic_partitions("blog_posts")) == POST_IDS
+    books = set(instance.get_dynamic_partitions("gutenberg_books"))
+    assert len(books) == 3 and all(k.startswith("gutenberg-") for k in books)
+    assert set(instance.get_dynamic_partitions("documents")) == POST_IDS | books
+
+    (deployment.posts / "new-post.html").write_bytes(
+        (deployment.posts / POSTS[1]).read_bytes().replace(b"Parquet", b"Avro")
+    )
+    result = deployment.materialize([document_catalog])
+    [meta] = materializations(result, "document_catalog").values()
+    assert (meta["documents"], meta["new_documents"]) == (7, 1)
+    assert "blog-new-post" in instance.get_dynamic_partitions("documents")
+    catalog = deployment.store.read_table(layout.CATALOG)
+    assert len(catalog) == 7 and catalog.doc_id.is_unique
+
+
+def test_ingestion_cleans_every_document_in_one_run_per_partition_set(
+    deployment: Deployment,
+) -> None:
+    deployment.materialize([document_catalog])
+    result = deployment.materialize([blog_posts_html], "blog_posts")
+    assert result.success
+    # One run covered every post partition, recording one materialization per partition.
+    assert set(materializations(result, "blog_posts_html")) == POST_IDS
+    deployment.materialize([gutenberg_books], "gutenberg_books")
+    result = deployment.materialize([cleaned_documents], "documents")
+    cleaned = materializations(result, "cleaned_documents")
+    assert len(cleaned) == 6
+    [meta] = {json.dumps(m, sort_keys=True, default=str) for m in cleaned.values()}
+    meta = json.loads(meta)
+    assert (meta["cleaned"], meta["rejected"]) == (6, 0)
+
+    row = deployment.store.read_table(
+        layout.cleaned_document("blog-89014957.data-engineer-vs-senior-data-engineer")
+    ).iloc[0]
+    assert row.title == "Data Engineer vs Senior Data Engineer"
+    assert row.kind == "html" and row.language == "en"
+    assert "reader-supported publication" not in row.text
+    book = deployment.store.read_table(
+        layout.cleaned_document("gutenberg-pg68283-orig_call-of-cthulhu_2022")
+    ).iloc[0]
+    assert book.title == "The call of Cthulhu"
+    assert book.encoding == "utf-8" and "PROJECT GUTENBERG" not in book.text.upper()
+
+
+def test_bad_documents_are_set_aside_with_reasons_and_the_run_goes_on(
+    deployment: Deployment,
+) -> None:
+    (deployment.posts / "empty.html").write_bytes(b"")
+    (deployment.posts / "binary.html").write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(500))
+    (deployment.books / "gone-before-fetch.txt").write_text("soon deleted")
+    deployment.materialize([document_catalog])
+    (deployment.books / "gone-before-fetch.txt").unlink()
+
+    result = deployment.materialize([gutenberg_books], "gutenberg_books")
+    fetched = materializations(result, "gutenberg_books")["gutenberg-gone-before-fetch"]
+    assert fetched["rejected"] == 1 and fetched["fetched"] == 3
+    assert "gutenberg-gone-before-fetch" in fetched["rejected_documents"]
+    deployment.materialize([blog_posts_html], "blog_posts")
+    result = deployment.materialize([cleaned_documents], "documents")
+    assert result.success
+
+    meta = materializations(result, "cleaned_documents")["blog-empty"]
+    assert meta["rejected"] == 3 and meta["cleaned"] == 6
+    table = meta["rejected_documents"]
+    assert "blog-empty" in table and "empty document" in table
+    assert "blog-binary" in table and "binary" in table
+    assert "gutenberg-gone-before-fetch" in table and "cannot read" in table
+
+    store = deployment.store
+    reason = store.read_json(layout.rejection("cleaned_documents", "blog-binary"))["reason"]
+    assert "binary" in reason
+    kept = store.read_bytes(layout.rejected_bytes("cleaned_documents", "blog-binary"))
+    assert kept == (deployment.posts / "binary.html").read_bytes()  # kept for inspection
+    assert not store.exists(layout.cleaned_document("blog-binary"))
+
+
+def test_rerunning_ingestion_gives_the_same_result(deployment: Deployment) -> None:
+    deployment.ingest()
+    store = deployment.store
+    first = {k: store.read_bytes(k) for k in store.list_keys(layout.CLEANED_FOLDER)}
+    deployment.ingest()
+    second = {k: store.read_bytes(k) for k in store.list_keys(layout.CLEANED_FOLDER)}
+    assert first.keys() == second.keys() and len(first) == 6
+    for key in first:
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(io.BytesIO(first[key])), pd.read_parquet(io.BytesIO(second[key]))
+        )
+
+
+def test_an_unusable_source_fails_discovery_with_an_error_naming_it(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    missing = tmp_path / "no-such-folder"
+    deployment.resources["gutenberg_source"] = GutenbergSource(folder=str(missing))
+    result = deployment.materialize([document_catalog], raise_on_error=False)
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.is_step_failure]
+    error = failure.step_failure_data.error.to_string()
+    assert "SourceError" in error and str(missing) in error
+
+
+def test_books_found_through_gutendex_are_fetched_and_a_404_is_set_aside(
+    deployment: Deployment,
+) -> None:
+    book = (deployment.books / "11563-8_morning-bells_2004_latin1.txt").read_bytes()
+    with running(FakeGutendex()) as gutendex:
+        gutendex.add_book(11563, "Morning Bells", text=book, subjects=("Children",))
+        gutendex.add_book(99, "A Lost Book", subjects=("Children",))
+        gutendex.not_found.add("/ebooks/99.txt.utf-8")
+        deployment.resources["gutenberg_source"] = GutenbergSource(
+            gutendex_url=gutendex.url, topic="children", max_bytes=1 << 20, max_attempts=2
+        )
+        deployment.materialize([document_catalog])
+        assert set(deployment.instance.get_dynamic_partitions("gutenberg_books")) == {
+            "gutenberg-11563",
+            "gutenberg-99",
+        }
+        result = deployment.materialize([gutenberg_books], "gutenberg_books")
+    meta = materializations(result, "gutenberg_books")["gutenberg-99"]
+    assert (meta["fetched"], meta["rejected"]) == (1, 1)
+    assert "404" in meta["rejected_documents"]
+    assert deployment.store.read_bytes(layout.raw_document("gutenberg-11563")) == book
+    topic = gutendex.requests_to("/books")[0]
+    assert topic.param("topic") == "children" and topic.param("mime_type") == "text/plain"
+
+
+def test_automation_materializes_exactly_the_newly_discovered_documents(
+    deployment: Deployment,
+) -> None:
+    deployment.ingest()
+    defs = dg.Definitions(assets=DATA_ASSETS, resources=deployment.resources)
+    selection = dg.AssetSelection.assets(blog_posts_html, cleaned_documents)
+    first = dg.evaluate_automation_conditions(
+        defs=defs, instance=deployment.instance, asset_selection=selection
+    )
+    assert first.total_requested == 0  # everything present is materialized
+
+    (deployment.posts / "fresh.html").write_bytes((deployment.posts / POSTS[2]).read_bytes())
+    deployment.materialize([document_catalog])
+    second = dg.evaluate_automation_conditions(
+        defs=defs, instance=deployment.instance, asset_selection=selection, cursor=first.cursor
+    )
+    requested = {
+        key.to_user_string(): second.get_requested_partitions(key) for key in (blog_posts_html.key,)
+    }
+    assert requested == {"blog_posts_html": {"blog-fresh"}}
+
+
+def test_the_daily_schedule_runs_discovery(deployment: Deployment) -> None:
+    defs = dg.Definitions(
+        assets=DATA_ASSETS,
+        jobs=[discover_documents_job],
+        schedules=[daily_ingestion_schedule],
+        resources=deployment.resources,
+    )
+    assert daily_ingestion_schedule.cron_schedule == "0 4 * * *"
+    job = defs.resolve_job_def(daily_ingestion_schedule.job_name)
+    assert job.asset_layer.executable_asset_keys == {document_catalog.key}
+    assert job.execute_in_process(instance=deployment.instance).success
+    assert deployment.instance.get_dynamic_partitions("documents")
+
+
+@pytest.mark.parametrize("fmt", ["messages", "conversations"])
+def test_dataset_is_split_by_document_in_the_format_asked_for(
+    deployment: Deployment, fmt: str
+) -> None:
+    deployment.ingest()
+    result = deployment.materialize(
+        [dg.AssetKey("text_chunks"), dg.AssetKey("training_dataset")],
+        run_config={"ops": {"training_dataset": {"config": {"format": fmt}}}},
+    )
+    assert result.success
+    chunks = materializations(result, "text_chunks")[None]
+    assert chunks["duplicates_dropped"] == 1
+    assert "gutenberg-pg68283-reissue_call-of-cthulhu_2013-style" in chunks["duplicates"]
+    folder = deployment.store.read_tree(layout.DATASET)
+    dataset = load_from_disk(str(folder))
+    assert set(dataset) == {"train", "validation"}
+    train_docs, validation_docs = (set(dataset[s]["doc_id"]) for s in ("train", "validation"))
+    assert train_docs and validation_docs and not train_docs & validation_docs
+    assert fmt in dataset["train"].column_names
+    assert json.loads((folder / layout.DATASET_INFO).read_text()) == {"format": fmt}
+    assert "## Licence" in (folder / "README.md").read_text()

@@ -1,0 +1,69 @@
+"""A tiny random Llama with the SmolLM2 tokenizer, and chunk tables to train it on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from transformers import PreTrainedTokenizerBase
+
+from llmft_assets.export.gguf import convert_to_f16
+from llmft_assets_tests.tiny_model import (
+    build_tiny_llama,
+    one_torch_thread,
+    smollm2_tokenizer,
+)
+
+SENTENCES = [
+    "Data pipelines move rows from one place to another and keep them correct on the way.",
+    "A good test fails when the code is wrong and passes when it is right.",
+    "Parquet stores columns together, so reading one column skips the others.",
+    "Nobody reads a dashboard that loads for a minute.",
+    "The warehouse bill grows quietly until someone asks what it pays for.",
+    "Small files are the enemy of every query engine.",
+    "Idempotent jobs can run twice without doing the work twice.",
+    "Schemas change, and a pipeline that pretends otherwise breaks at night.",
+]
+
+
+def chunk_table(documents: int = 5, parts: int = 3) -> pd.DataFrame:
+    """Rows shaped like `text_chunks`: a few short posts of a few chunks each."""
+    rows = []
+    for doc in range(documents):
+        for position in range(parts):
+            start = doc * parts + position
+            text = " ".join(SENTENCES[(start + i) % len(SENTENCES)] for i in range(3))
+            rows.append(
+                {
+                    "doc_id": f"post-{doc}",
+                    "source": "blog",
+                    "title": f"Notes on pipelines {doc}",
+                    "position": position,
+                    "text": text,
+                    "token_count": 60,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="package", autouse=True)
+def single_torch_thread() -> Iterator[None]:
+    with one_torch_thread():
+        yield
+
+
+@pytest.fixture(scope="package")
+def tokenizer() -> PreTrainedTokenizerBase:
+    return smollm2_tokenizer()
+
+
+@pytest.fixture(scope="package")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory, single_torch_thread: None) -> Path:
+    return build_tiny_llama(tmp_path_factory.mktemp("tiny-llama"))
+
+
+@pytest.fixture(scope="package")
+def tiny_f16_gguf(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Path:
+    return convert_to_f16(tiny_model_dir, tmp_path_factory.mktemp("gguf") / "tiny.f16.gguf")
