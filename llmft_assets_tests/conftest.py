@@ -16,8 +16,7 @@ from llmft_assets.modeling.source import BUNDLED_SMOLLM2, load_tokenizer, resolv
 from llmft_assets.paths import cache_dir
 from llmft_assets.storage.artifacts import ArtifactStore
 from llmft_assets.storage.backends import LocalBackend
-
-SAMPLE_DATA = Path(__file__).resolve().parent.parent / "llmft_assets" / "sample_data"
+from llmft_assets_tests.deployment import Deployment, make_deployment
 
 
 def free_port() -> int:
@@ -68,3 +67,9 @@ def instance(tmp_path: Path) -> Iterator[dg.DagsterInstance]:
 def smollm2_counter() -> TokenCounter:
     tokenizer = load_tokenizer(resolve_model_source(BUNDLED_SMOLLM2), cache_dir())
     return counter_for(tokenizer.backend_tokenizer, BUNDLED_SMOLLM2)
+
+
+@pytest.fixture
+def deployment(tmp_path: Path, instance: dg.DagsterInstance) -> Deployment:
+    """Sample posts and books in temp folders, a local artifact store, a real instance."""
+    return make_deployment(tmp_path, instance)

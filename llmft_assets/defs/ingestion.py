@@ -170,7 +170,15 @@ def _catalog(store: ArtifactStore) -> dict[str, CatalogEntry]:
 @dg.asset(
     partitions_def=document_partitions,
     backfill_policy=ONE_RUN_PER_RANGE,
-    deps=[blog_posts_html, gutenberg_books],
+    # A document's key is the same in its source's partition set and in `documents`, but a
+    # post key does not exist among the books (nor a book's among the posts), which Dagster's
+    # identity mapping treats as a missing upstream partition and refuses in backfills. So
+    # each cleaned partition depends on its sources as a whole, and finds its own raw
+    # document by key.
+    deps=[
+        dg.AssetDep(blog_posts_html, partition_mapping=dg.AllPartitionMapping()),
+        dg.AssetDep(gutenberg_books, partition_mapping=dg.AllPartitionMapping()),
+    ],
     automation_condition=dg.AutomationCondition.on_missing(),
     group_name="ingestion",
     kinds={"python", "parquet"},

@@ -2,7 +2,7 @@
 
 Each source has its own partition set (a post is not a book); `cleaned_documents` spans
 both. Document ids carry their source as a prefix (`blog-...`, `gutenberg-...`), so the same
-key names a document in its source's set and in `documents`, and Dagster maps them one to one.
+key names a document in its source's set and in `documents`.
 """
 
 import dagster as dg

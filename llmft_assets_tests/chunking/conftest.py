@@ -12,7 +12,7 @@ from llmft_assets.chunking.tokens import ByteLevelCounter, TokenCounter
 from llmft_assets.cleaning.decoding import decode_text
 from llmft_assets.cleaning.gutenberg import strip_gutenberg
 from llmft_assets.cleaning.html import extract_article
-from llmft_assets_tests.conftest import SAMPLE_DATA
+from llmft_assets_tests.deployment import SAMPLE_DATA
 
 BOOK_FILES = sorted((SAMPLE_DATA / "gutenberg").glob("*.txt"))
 POST_FILES = sorted((SAMPLE_DATA / "blog_posts").glob("*.htm*"))

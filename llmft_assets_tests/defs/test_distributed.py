@@ -9,7 +9,7 @@ import dagster as dg
 
 from llmft_assets.defs import layout
 from llmft_assets.defs.modeling import base_model, lora_adapter
-from llmft_assets_tests.defs.conftest import Deployment
+from llmft_assets_tests.deployment import Deployment
 from llmft_assets_tests.tiny_model import build_tiny_llama
 
 STEPS, BATCH, LENGTH = 6, 2, 64

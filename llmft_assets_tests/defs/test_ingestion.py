@@ -19,7 +19,7 @@ from llmft_assets.defs.ingestion import (
     gutenberg_books,
 )
 from llmft_assets.defs.resources import GutenbergSource
-from llmft_assets_tests.defs.conftest import DATA_ASSETS, POSTS, Deployment
+from llmft_assets_tests.deployment import DATA_ASSETS, POSTS, Deployment
 from llmft_assets_tests.gutendex_server import FakeGutendex, running
 
 POST_IDS = {
@@ -190,10 +190,15 @@ def test_automation_materializes_exactly_the_newly_discovered_documents(
     second = dg.evaluate_automation_conditions(
         defs=defs, instance=deployment.instance, asset_selection=selection, cursor=first.cursor
     )
-    requested = {
-        key.to_user_string(): second.get_requested_partitions(key) for key in (blog_posts_html.key,)
-    }
-    assert requested == {"blog_posts_html": {"blog-fresh"}}
+    assert second.get_requested_partitions(blog_posts_html.key) == {"blog-fresh"}
+    assert not second.get_requested_partitions(cleaned_documents.key)  # its source is missing
+
+    deployment.materialize([blog_posts_html], "blog_posts")
+    third = dg.evaluate_automation_conditions(
+        defs=defs, instance=deployment.instance, asset_selection=selection, cursor=second.cursor
+    )
+    assert third.get_requested_partitions(cleaned_documents.key) == {"blog-fresh"}
+    assert not third.get_requested_partitions(blog_posts_html.key)
 
 
 def test_the_daily_schedule_runs_discovery(deployment: Deployment) -> None:

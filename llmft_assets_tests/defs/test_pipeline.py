@@ -16,7 +16,7 @@ import yaml
 from llmft_assets.defs import layout
 from llmft_assets.storage.artifacts import ArtifactStore
 from llmft_assets.storage.backends import LocalBackend
-from llmft_assets_tests.defs.conftest import copy_samples
+from llmft_assets_tests.deployment import copy_samples
 
 ALL_ASSETS = [
     "document_catalog",

@@ -15,7 +15,7 @@ import dagster as dg
 
 from llmft_assets.defs import layout
 from llmft_assets.defs.modeling import base_model
-from llmft_assets_tests.defs.conftest import Deployment
+from llmft_assets_tests.deployment import Deployment
 from llmft_assets_tests.tiny_model import build_tiny_llama
 
 MAX_STEPS = 60

@@ -1,4 +1,4 @@
-"""Run the real assets through Dagster, on a real instance, with sources in temp folders."""
+"""A deployment for tests: the real assets on a real instance, sources in temp folders."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
-import pytest
 
 from llmft_assets.defs.checks import CHECKS
 from llmft_assets.defs.ingestion import (
@@ -20,7 +19,6 @@ from llmft_assets.defs.ingestion import (
 from llmft_assets.defs.preparation import text_chunks, training_dataset
 from llmft_assets.defs.resources import ArtifactStoreResource, BlogPostSource, GutenbergSource
 from llmft_assets.storage.artifacts import ArtifactStore
-from llmft_assets_tests.conftest import SAMPLE_DATA
 
 DATA_ASSETS = [
     document_catalog,
@@ -30,6 +28,7 @@ DATA_ASSETS = [
     text_chunks,
     training_dataset,
 ]
+SAMPLE_DATA = Path(__file__).resolve().parent.parent / "llmft_assets" / "sample_data"
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
 POSTS = [
@@ -94,8 +93,7 @@ def copy_samples(folder: Path, kind: str, names: list[str]) -> Path:
     return folder
 
 
-@pytest.fixture
-def deployment(tmp_path: Path, instance: dg.DagsterInstance) -> Deployment:
+def make_deployment(tmp_path: Path, instance: dg.DagsterInstance) -> Deployment:
     posts = copy_samples(tmp_path / "posts", "blog_posts", POSTS)
     books = copy_samples(tmp_path / "books", "gutenberg", BOOKS)
     resources = {
