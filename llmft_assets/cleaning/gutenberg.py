@@ -53,8 +53,14 @@ _FOOTER_MARKERS = (
     re.compile(r"^[ \t]*ETEXT[ \t]+EDITOR['’]S[ \t]+BOOKMARKS", re.I | re.M),
     re.compile(r"^[ \t]*\*+[ \t]*End[ \t]*\*+[ \t]*$", re.I | re.M),
 )
-# The strong footers: a header end after one of these belongs to a trailing licence.
-_STRONG_FOOTERS = _FOOTER_MARKERS[:3]
+# The strong footers (the first three): a header end after one belongs to a trailing licence.
+_STRONG_FOOTER_COUNT = 3
+# Every marker line starts (after blanks) like this, or carries the 2002 header phrase.
+_CANDIDATE_LINE = re.compile(
+    r"^[ \t]*(?:\*|\"?this[ \t]+is[ \t]+the[ \t]+end|end|start:|the[ \t]+full|etext[ \t]+editor)|"
+    r"tells[ \t]+you[ \t]+about[ \t]+restrictions",
+    re.IGNORECASE | re.MULTILINE,
+)
 
 # Paragraphs at either end of the body that belong to Project Gutenberg, not the author:
 # credits ("Produced by ..."), notes about the e-text, file names, copyright banners.
@@ -148,14 +154,13 @@ def _body_bounds(text: str) -> tuple[int, int, list[str]]:
     # Headers sit at the top: a header-end line in the second half closes a trailing licence,
     # unless author text follows it (a short book behind a long header or small print).
     half = len(text) // 2
-    all_footers = sorted(m.start() for p in _FOOTER_MARKERS for m in p.finditer(text))
+    starts, other_header_ends, strong, footers = _marker_lines(text)
     header_ends = sorted(
         end
-        for match, end in [(m, _marker_end(text, m)) for m in _START_MARKER.finditer(text)]
-        + [(m, m.end()) for m in _OTHER_HEADER_ENDS.finditer(text)]
-        if match.end() <= half or _author_text_follows(text, end, all_footers)
+        for match, end in [(m, _marker_end(text, m)) for m in starts]
+        + [(m, m.end()) for m in other_header_ends]
+        if match.end() <= half or _author_text_follows(text, end, footers)
     )
-    strong = sorted(m.start() for p in _STRONG_FOOTERS for m in p.finditer(text))
     flags: list[str] = []
     if header_ends:
         # A header end after the first strong footer belongs to a trailing licence.
@@ -164,13 +169,40 @@ def _body_bounds(text: str) -> tuple[int, int, list[str]]:
     else:
         start = 0
         flags.append("no_start_marker")
-    footers = sorted(m.start() for p in _FOOTER_MARKERS for m in p.finditer(text, start))
-    end = footers[0] if footers else len(text)
-    if not footers:
+    end = next((f for f in footers if f >= start), len(text))
+    if end == len(text):
         flags.append("no_end_marker")
-    if not header_ends and not footers:
+    if not header_ends and end == len(text):
         flags = ["no_markers"]
     return start, end, flags
+
+
+def _marker_lines(
+    text: str,
+) -> tuple[list[re.Match[str]], list[re.Match[str]], list[int], list[int]]:
+    """START markers, other header ends, strong footer starts and all footer starts, found in
+    one pass: only lines the cheap candidate pattern picks out are matched in detail."""
+    starts: list[re.Match[str]] = []
+    other_header_ends: list[re.Match[str]] = []
+    strong: list[int] = []
+    footers: list[int] = []
+    previous_line = -1
+    for candidate in _CANDIDATE_LINE.finditer(text):
+        line = text.rfind("\n", 0, candidate.start()) + 1
+        if line == previous_line:
+            continue
+        previous_line = line
+        if match := _START_MARKER.match(text, line):
+            starts.append(match)
+        if match := _OTHER_HEADER_ENDS.match(text, line):
+            other_header_ends.append(match)
+        for index, pattern in enumerate(_FOOTER_MARKERS):
+            if pattern.match(text, line):
+                footers.append(line)
+                if index < _STRONG_FOOTER_COUNT:
+                    strong.append(line)
+                break
+    return starts, other_header_ends, strong, footers
 
 
 def _author_text_follows(text: str, position: int, footers: list[int]) -> bool:
