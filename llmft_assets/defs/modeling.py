@@ -79,7 +79,16 @@ class TrainingConfig(dg.Config):
     learning_rate: float = 2e-4
     epochs: float = 1.0
     max_steps: int = Field(default=-1, description="If > 0, train this many steps (not epochs).")
-    batch_size: int = 4
+    batch_size: int | None = Field(
+        default=None, description="Micro-batch. Empty: chosen from free GPU memory (CUDA), 4 (CPU)."
+    )
+    gradient_checkpointing: bool | None = Field(
+        default=None, description="Empty: chosen with the micro-batch (off whenever it fits)."
+    )
+    max_memory_gib: float | None = Field(
+        default=None,
+        description="Keep training within this much GPU memory (e.g. 20 for a 24 GB card).",
+    )
     gradient_accumulation: int = 1
     max_length: int = Field(default=512, description="Tokens per (packed) training sequence.")
     packing: bool = True

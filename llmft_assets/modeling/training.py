@@ -10,6 +10,7 @@ resumes from the latest one by itself.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import resource
@@ -31,6 +32,7 @@ from transformers import (
 from trl import SFTConfig, SFTTrainer
 
 from llmft_assets.modeling.evaluation import EvalSequences, hf_perplexity
+from llmft_assets.modeling.gpu import GIB, MemoryPlan, ModelShape, plan_memory
 from llmft_assets.training_data.formats import PROMPT_SEPARATOR, DatasetFormat
 
 CHECKPOINT_PREFIX = "checkpoint-"
@@ -47,7 +49,9 @@ class TrainingSettings:
     learning_rate: float = 2e-4
     epochs: float = 1.0
     max_steps: int = -1  # > 0 overrides epochs
-    batch_size: int = 4
+    batch_size: int | None = None  # None: chosen from free GPU memory on CUDA, 4 on CPU
+    gradient_checkpointing: bool | None = None  # None: chosen with the batch size
+    max_memory_gib: float | None = None  # a budget below the GPU's free memory (e.g. 20)
     gradient_accumulation: int = 1
     max_length: int = 512
     packing: bool = True
@@ -77,11 +81,16 @@ class CheckpointSync(Protocol):
 class TrainingReport:
     device: str
     quantization: str
+    batch_size: int
+    gradient_checkpointing: bool
+    attention: str
+    fused_loss: bool
     steps: int
     resumed_from_step: int
     train_tokens: int
     train_seconds: float
-    tokens_per_second: float
+    tokens_per_second: float  # this run's tokens over its whole training time
+    steady_tokens_per_second: float  # after the first WARMUP_STEPS (compilation, allocation)
     peak_memory_mib: float
     base_perplexity: float
     fine_tuned_perplexity: float
@@ -147,7 +156,21 @@ def train_lora(
     cuda = torch.cuda.is_available()
     tokenizer = AutoTokenizer.from_pretrained(base_dir)
     tokenizer.pad_token = pick_pad_token(tokenizer)
-    model = _load_for_training(base_dir, cuda)
+    fused_loss = cuda and importlib.util.find_spec("liger_kernel") is not None
+    attention = "flex_attention" if cuda else "sdpa"  # varlen-aware masks for packed batches
+    model = _load_for_training(base_dir, cuda, attention)
+    plan = _memory_plan(settings, model, cuda, fused_loss)
+    log(
+        f"micro-batch {plan.batch_size}, activation checkpointing "
+        f"{'on' if plan.gradient_checkpointing else 'off'}, {attention}, fused loss "
+        f"{'on' if fused_loss else 'off'} (estimated peak {plan.estimated_peak_gib:.1f} GiB)"
+    )
+    if cuda:
+        from peft import prepare_model_for_kbit_training
+
+        model = prepare_model_for_kbit_training(
+            model, use_gradient_checkpointing=plan.gradient_checkpointing
+        )
     train = to_trl_records(dataset["train"], fmt)
     evaluation = to_trl_records(dataset["validation"], fmt)
     evaluation = evaluation.shuffle(seed=settings.seed).select(
@@ -156,7 +179,7 @@ def train_lora(
     output_dir = work_dir / "trainer"
     trainer = SFTTrainer(
         model=model,
-        args=_sft_config(settings, output_dir, cuda),
+        args=_sft_config(settings, plan, output_dir, cuda, fused_loss),
         train_dataset=train,
         eval_dataset=evaluation,
         processing_class=tokenizer,
@@ -172,8 +195,8 @@ def train_lora(
     )
     sequences = EvalSequences.from_trl_dataset(trainer.eval_dataset)
     trainer.add_callback(_SyncCheckpoints(checkpoints, log))
-    start = _TokensAtStart()
-    trainer.add_callback(start)
+    throughput = _Throughput(cuda)
+    trainer.add_callback(throughput)
 
     resume = checkpoints.latest(output_dir)
     resumed_from = int(resume.name.removeprefix(CHECKPOINT_PREFIX)) if resume else 0
@@ -195,15 +218,20 @@ def train_lora(
     fine_tuned = hf_perplexity(trainer.model, sequences)
     log(f"fine-tuned validation perplexity: {fine_tuned:.2f}")
     history = trainer.state.log_history
-    tokens = int(trainer.state.num_input_tokens_seen) - start.tokens  # this run's own
+    tokens = int(trainer.state.num_input_tokens_seen) - throughput.tokens_at_start
     report = TrainingReport(
         device="cuda" if cuda else "cpu",
         quantization="nf4 (QLoRA)" if cuda else "none (LoRA)",
+        batch_size=plan.batch_size,
+        gradient_checkpointing=plan.gradient_checkpointing,
+        attention=attention,
+        fused_loss=fused_loss,
         steps=trainer.state.global_step,
         resumed_from_step=resumed_from,
         train_tokens=tokens,
         train_seconds=seconds,
         tokens_per_second=tokens / seconds if seconds else 0.0,
+        steady_tokens_per_second=throughput.steady(),
         peak_memory_mib=_peak_memory_mib(cuda),
         base_perplexity=base_perplexity,
         fine_tuned_perplexity=fine_tuned,
@@ -214,10 +242,11 @@ def train_lora(
     return adapter_dir, report, sequences
 
 
-def _load_for_training(base_dir: Path, cuda: bool) -> torch.nn.Module:
+def _load_for_training(base_dir: Path, cuda: bool, attention: str) -> torch.nn.Module:
     if not cuda:
-        return AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
-    from peft import prepare_model_for_kbit_training
+        return AutoModelForCausalLM.from_pretrained(
+            base_dir, dtype=torch.float32, attn_implementation=attention
+        )
     from transformers import BitsAndBytesConfig
 
     quantization = BitsAndBytesConfig(
@@ -226,16 +255,50 @@ def _load_for_training(base_dir: Path, cuda: bool) -> torch.nn.Module:
         bnb_4bit_use_double_quant=True,
         bnb_4bit_compute_dtype=torch.bfloat16,
     )
-    model = AutoModelForCausalLM.from_pretrained(
+    return AutoModelForCausalLM.from_pretrained(
         base_dir,
         quantization_config=quantization,
         dtype=torch.bfloat16,
+        attn_implementation=attention,
         device_map={"": int(os.environ.get("LOCAL_RANK", 0))},  # one GPU per rank
     )
-    return prepare_model_for_kbit_training(model, use_gradient_checkpointing=True)
 
 
-def _sft_config(settings: TrainingSettings, output_dir: Path, cuda: bool) -> SFTConfig:
+CPU_BATCH_SIZE = 4
+
+
+def _memory_plan(
+    settings: TrainingSettings, model: torch.nn.Module, cuda: bool, fused_loss: bool
+) -> MemoryPlan:
+    """Explicit settings win; on CUDA the rest is planned from free memory, once the 4-bit
+    weights are loaded, so the base is measured rather than guessed."""
+    if not cuda:
+        return MemoryPlan(
+            settings.batch_size or CPU_BATCH_SIZE, bool(settings.gradient_checkpointing), 0.0
+        )
+    free, _ = torch.cuda.mem_get_info()
+    budget = min(free + torch.cuda.memory_allocated(), (settings.max_memory_gib or 1e9) * GIB)
+    shape = ModelShape.of(model.config)
+    lora_params = (
+        settings.lora_r
+        * shape.layers
+        * (4 * 2 * shape.hidden + 3 * (shape.hidden + shape.intermediate))
+    )
+    # LoRA weights and gradients in fp32, and 8-bit Adam's two moments.
+    base = torch.cuda.memory_allocated() + lora_params * (4 + 4 + 2)
+    plan = plan_memory(shape, base, int(budget), settings.max_length, fused_loss)
+    return MemoryPlan(
+        settings.batch_size or plan.batch_size,
+        plan.gradient_checkpointing
+        if settings.gradient_checkpointing is None
+        else settings.gradient_checkpointing,
+        plan.estimated_peak_gib,
+    )
+
+
+def _sft_config(
+    settings: TrainingSettings, plan: MemoryPlan, output_dir: Path, cuda: bool, fused_loss: bool
+) -> SFTConfig:
     return SFTConfig(
         output_dir=str(output_dir),
         max_steps=settings.max_steps,
@@ -243,8 +306,8 @@ def _sft_config(settings: TrainingSettings, output_dir: Path, cuda: bool) -> SFT
         learning_rate=settings.learning_rate,
         lr_scheduler_type="cosine",
         warmup_steps=settings.warmup_ratio,  # a float below 1 is a share of all steps
-        per_device_train_batch_size=settings.batch_size,
-        per_device_eval_batch_size=settings.batch_size,
+        per_device_train_batch_size=plan.batch_size,
+        per_device_eval_batch_size=plan.batch_size,
         gradient_accumulation_steps=settings.gradient_accumulation,
         max_length=settings.max_length,
         packing=settings.packing,
@@ -260,7 +323,9 @@ def _sft_config(settings: TrainingSettings, output_dir: Path, cuda: bool) -> SFT
         bf16=cuda,
         use_cpu=not cuda,
         optim="paged_adamw_8bit" if cuda else "adamw_torch",
-        gradient_checkpointing=cuda,
+        gradient_checkpointing=plan.gradient_checkpointing,
+        gradient_checkpointing_kwargs={"use_reentrant": False},
+        use_liger_kernel=fused_loss,
         seed=settings.seed,
         data_seed=settings.seed,
         report_to="none",
@@ -283,13 +348,40 @@ class _SyncCheckpoints(TrainerCallback):
         self.log(f"stored {checkpoint.name}")
 
 
-class _TokensAtStart(TrainerCallback):
-    """Tokens already seen when training (re)starts: a resumed run counts from there."""
+WARMUP_STEPS = 3
 
-    tokens = 0
+
+class _Throughput(TrainerCallback):
+    """Tokens seen when training (re)starts, so a resumed run counts its own; and tokens/s
+    after the first steps, which pay for compilation and allocation."""
+
+    def __init__(self, cuda: bool) -> None:
+        self.cuda = cuda
+        self.tokens_at_start = 0
+        self.first_step = 0
+        self.mark: tuple[float, int] | None = None
+        self.end: tuple[float, int] = (0.0, 0)
 
     def on_train_begin(self, args, state, control, **kwargs):
-        self.tokens = int(state.num_input_tokens_seen)
+        self.tokens_at_start = int(state.num_input_tokens_seen)
+        self.first_step = state.global_step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == self.first_step + WARMUP_STEPS:
+            if self.cuda:
+                torch.cuda.synchronize()
+            self.mark = (time.perf_counter(), int(state.num_input_tokens_seen))
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self.cuda:
+            torch.cuda.synchronize()
+        self.end = (time.perf_counter(), int(state.num_input_tokens_seen))
+
+    def steady(self) -> float:
+        if self.mark is None:
+            return 0.0
+        seconds = self.end[0] - self.mark[0]
+        return (self.end[1] - self.mark[1]) / seconds if seconds else 0.0
 
 
 def _peak_memory_mib(cuda: bool) -> float:
