@@ -30,7 +30,7 @@ $(DAGSTER_HOME)/dagster.yaml:
 	touch $@
 
 demo: setup $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/python -m llmft_assets pipeline
+	$(BIN)/python -m llmft_assets pipeline --config llmft_assets/configs/cpu_demo.yaml
 
 ui: setup $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -h 127.0.0.1 -p 3000

@@ -12,11 +12,13 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from llmft_assets.chunking.tokens import TokenCounter, counter_for
+from llmft_assets.export.gguf import convert_to_f16
 from llmft_assets.modeling.source import BUNDLED_SMOLLM2, load_tokenizer, resolve_model_source
 from llmft_assets.paths import cache_dir
 from llmft_assets.storage.artifacts import ArtifactStore
 from llmft_assets.storage.backends import LocalBackend
 from llmft_assets_tests.deployment import Deployment, make_deployment
+from llmft_assets_tests.tiny_model import build_tiny_llama, one_torch_thread
 
 
 def free_port() -> int:
@@ -73,3 +75,15 @@ def smollm2_counter() -> TokenCounter:
 def deployment(tmp_path: Path, instance: dg.DagsterInstance) -> Deployment:
     """Sample posts and books in temp folders, a local artifact store, a real instance."""
     return make_deployment(tmp_path, instance)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random Llama with the SmolLM2 tokenizer (see tiny_model.py)."""
+    with one_torch_thread():
+        return build_tiny_llama(tmp_path_factory.mktemp("tiny-llama"))
+
+
+@pytest.fixture(scope="session")
+def tiny_f16_gguf(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Path:
+    return convert_to_f16(tiny_model_dir, tmp_path_factory.mktemp("gguf") / "tiny.f16.gguf")

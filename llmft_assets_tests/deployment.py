@@ -20,6 +20,18 @@ from llmft_assets.defs.preparation import text_chunks, training_dataset
 from llmft_assets.defs.resources import ArtifactStoreResource, BlogPostSource, GutenbergSource
 from llmft_assets.storage.artifacts import ArtifactStore
 
+ALL_ASSETS = (
+    "document_catalog",
+    "blog_posts_html",
+    "gutenberg_books",
+    "cleaned_documents",
+    "text_chunks",
+    "training_dataset",
+    "base_model",
+    "lora_adapter",
+    "merged_model",
+    "gguf_model",
+)
 DATA_ASSETS = [
     document_catalog,
     blog_posts_html,

@@ -1,26 +1,14 @@
 import dagster as dg
 
 from llmft_assets.definitions import defs
-
-ASSETS = {
-    "document_catalog",
-    "blog_posts_html",
-    "gutenberg_books",
-    "cleaned_documents",
-    "text_chunks",
-    "training_dataset",
-    "base_model",
-    "lora_adapter",
-    "merged_model",
-    "gguf_model",
-}
+from llmft_assets_tests.deployment import ALL_ASSETS
 
 
 def test_definitions_load_with_every_asset_described_owned_and_kinded():
     dg.Definitions.validate_loadable(defs)
     specs = {spec.key.to_user_string(): spec for spec in defs.resolve_all_asset_specs()}
-    assert set(specs) == ASSETS
-    for name in ASSETS:
+    assert set(specs) == set(ALL_ASSETS)
+    for name in ALL_ASSETS:
         assert specs[name].description, name
         assert specs[name].owners, name
         assert specs[name].kinds, name

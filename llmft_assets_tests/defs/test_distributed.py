@@ -10,7 +10,6 @@ import dagster as dg
 from llmft_assets.defs import layout
 from llmft_assets.defs.modeling import base_model, lora_adapter
 from llmft_assets_tests.deployment import Deployment
-from llmft_assets_tests.tiny_model import build_tiny_llama
 
 STEPS, BATCH, LENGTH = 6, 2, 64
 
@@ -37,18 +36,18 @@ def _train(deployment: Deployment, processes: int) -> dict:
 
 
 def test_two_processes_train_data_parallel_and_store_one_adapter(
-    deployment: Deployment, tmp_path: Path
+    deployment: Deployment, tiny_model_dir: Path
 ) -> None:
     deployment.ingest()
     assert deployment.materialize(
         [dg.AssetKey("text_chunks"), dg.AssetKey("training_dataset")]
     ).success
-    tiny = build_tiny_llama(tmp_path / "tiny")
+
     assert dg.materialize(
         [base_model],
         instance=deployment.instance,
         resources=deployment.resources,
-        run_config={"ops": {"base_model": {"config": {"model": str(tiny)}}}},
+        run_config={"ops": {"base_model": {"config": {"model": str(tiny_model_dir)}}}},
     ).success
 
     single = _train(deployment, processes=1)

@@ -16,20 +16,8 @@ import yaml
 from llmft_assets.defs import layout
 from llmft_assets.storage.artifacts import ArtifactStore
 from llmft_assets.storage.backends import LocalBackend
-from llmft_assets_tests.deployment import copy_samples
+from llmft_assets_tests.deployment import ALL_ASSETS, copy_samples
 
-ALL_ASSETS = [
-    "document_catalog",
-    "blog_posts_html",
-    "gutenberg_books",
-    "cleaned_documents",
-    "text_chunks",
-    "training_dataset",
-    "base_model",
-    "lora_adapter",
-    "merged_model",
-    "gguf_model",
-]
 SLICE_CONFIG = {
     "ops": {
         "text_chunks": {"config": {"target_tokens": 128, "min_tokens": 16}},

@@ -16,7 +16,6 @@ import dagster as dg
 from llmft_assets.defs import layout
 from llmft_assets.defs.modeling import base_model
 from llmft_assets_tests.deployment import Deployment
-from llmft_assets_tests.tiny_model import build_tiny_llama
 
 MAX_STEPS = 60
 SAVE_STEPS = 10
@@ -31,11 +30,11 @@ def _checkpoint_steps(deployment: Deployment) -> list[int]:
 
 
 def test_killed_training_resumes_from_its_latest_checkpoint(
-    deployment: Deployment, tmp_path: Path
+    deployment: Deployment, tiny_model_dir: Path
 ) -> None:
-    tiny = build_tiny_llama(tmp_path / "tiny")
+
     deployment.ingest()
-    run_config = {"ops": {"base_model": {"config": {"model": str(tiny)}}}}
+    run_config = {"ops": {"base_model": {"config": {"model": str(tiny_model_dir)}}}}
     assert deployment.materialize(
         [dg.AssetKey("text_chunks"), dg.AssetKey("training_dataset")]
     ).success

@@ -18,8 +18,7 @@ from llmft_assets.defs import layout
 from llmft_assets.defs.modeling import base_model, gguf_model, lora_adapter, merged_model
 from llmft_assets.defs.resources import ArtifactStoreResource
 from llmft_assets_tests.conftest import free_port
-from llmft_assets_tests.deployment import DATA_ASSETS, Deployment
-from llmft_assets_tests.tiny_model import build_tiny_llama
+from llmft_assets_tests.deployment import ALL_ASSETS, DATA_ASSETS, Deployment
 
 BUCKET = "llmft-artifacts"
 OUTAGE_S = 3.0
@@ -72,7 +71,7 @@ def flaky_s3(s3_endpoint: str) -> Iterator[FlakyS3]:  # s3_endpoint sets the AWS
 
 
 def test_the_whole_graph_lands_in_s3_and_survives_an_outage(
-    deployment: Deployment, flaky_s3: FlakyS3, tmp_path: Path
+    deployment: Deployment, flaky_s3: FlakyS3, tiny_model_dir: Path
 ) -> None:
     deployment.resources["artifact_store"] = ArtifactStoreResource(
         root=f"s3://{BUCKET}/llmft", s3_endpoint_url=flaky_s3.endpoint
@@ -85,9 +84,8 @@ def test_the_whole_graph_lands_in_s3_and_survives_an_outage(
     outage.join(timeout=60)
     assert flaky_s3.outages == 1  # the outage happened during ingestion
 
-    tiny = build_tiny_llama(tmp_path / "tiny")
     config = {
-        "base_model": {"config": {"model": str(tiny)}},
+        "base_model": {"config": {"model": str(tiny_model_dir)}},
         "lora_adapter": {
             "config": {
                 "max_steps": 4,
@@ -118,19 +116,7 @@ def test_the_whole_graph_lands_in_s3_and_survives_an_outage(
         assert uri.startswith(f"s3://{BUCKET}/llmft/"), uri
     store = deployment.store
     keys = store.list_keys("")
-    assert {k.split("/")[0] for k in keys} >= {
-        "document_catalog",
-        "blog_posts_html",
-        "gutenberg_books",
-        "cleaned_documents",
-        "text_chunks",
-        "training_dataset",
-        "base_model",
-        "lora_adapter",
-        "merged_model",
-        "gguf_model",
-        "reports",
-    }
+    assert {k.split("/")[0] for k in keys} == {*ALL_ASSETS, "reports"}
     assert len(store.read_table(layout.CATALOG)) == 6
     assert all(store.read_bytes(k) for k in keys if k.startswith(("blog_posts_html/", "gutenberg")))
     assert len(store.list_keys(layout.CLEANED_FOLDER)) == 6

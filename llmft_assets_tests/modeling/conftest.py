@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pandas as pd
 import pytest
 from transformers import PreTrainedTokenizerBase
 
-from llmft_assets.export.gguf import convert_to_f16
 from llmft_assets_tests.tiny_model import (
-    build_tiny_llama,
     one_torch_thread,
     smollm2_tokenizer,
 )
@@ -57,13 +54,3 @@ def single_torch_thread() -> Iterator[None]:
 @pytest.fixture(scope="package")
 def tokenizer() -> PreTrainedTokenizerBase:
     return smollm2_tokenizer()
-
-
-@pytest.fixture(scope="package")
-def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory, single_torch_thread: None) -> Path:
-    return build_tiny_llama(tmp_path_factory.mktemp("tiny-llama"))
-
-
-@pytest.fixture(scope="package")
-def tiny_f16_gguf(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Path:
-    return convert_to_f16(tiny_model_dir, tmp_path_factory.mktemp("gguf") / "tiny.f16.gguf")

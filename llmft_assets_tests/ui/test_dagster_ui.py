@@ -35,7 +35,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from llmft_assets.sources.catalog import BLOG, GUTENBERG
 from llmft_assets.sources.naming import document_id
 from llmft_assets_tests.conftest import free_port
-from llmft_assets_tests.deployment import copy_samples
+from llmft_assets_tests.deployment import ALL_ASSETS, copy_samples
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DAGSTER = Path(sys.executable).with_name("dagster")
@@ -57,18 +57,6 @@ VIEWPORT = {"width": 1600, "height": 1000}
 # way its Skip button records it.
 DISMISS_COMMUNITY_NUX = "window.localStorage.setItem('communityNux', JSON.stringify('1'))"
 
-ASSETS = [
-    "document_catalog",
-    "blog_posts_html",
-    "gutenberg_books",
-    "cleaned_documents",
-    "text_chunks",
-    "training_dataset",
-    "base_model",
-    "lora_adapter",
-    "merged_model",
-    "gguf_model",
-]
 POSTS = ["kimball-is-not-dead.html", "parquet-is-not-magic.html"]
 BOOKS = ["a-short-sermon_no-markers.txt"]
 POST_IDS = [document_id(BLOG, Path(name).stem) for name in POSTS]
@@ -237,7 +225,7 @@ def test_asset_lineage_shows_every_asset(
             toggle.click()
         else:
             page.keyboard.press("Escape")
-        names = [page.get_by_text(name, exact=True) for name in ASSETS]
+        names = [page.get_by_text(name, exact=True) for name in ALL_ASSETS]
         for name in names:
             expect(name).to_be_visible(timeout=UI_TIMEOUT_MS)
 
