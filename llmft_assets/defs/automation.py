@@ -44,7 +44,7 @@ def weekly_retraining(context: dg.ScheduleEvaluationContext):
         return dg.SkipReason("no training_dataset yet")
     if adapter is not None and adapter.timestamp >= dataset.timestamp:
         return dg.SkipReason("training_dataset has not changed since the adapter was trained")
-    return dg.RunRequest(run_key=f"dataset-{dataset.storage_id}")
+    return dg.RunRequest(run_key=f"dataset-{dataset.run_id}")
 
 
 automation_sensor = dg.AutomationConditionSensorDefinition(

@@ -11,13 +11,19 @@ import pytest
 from datasets import load_from_disk
 
 from llmft_assets.defs import layout
-from llmft_assets.defs.automation import daily_ingestion_schedule, discover_documents_job
+from llmft_assets.defs.automation import (
+    daily_ingestion_schedule,
+    discover_documents_job,
+    retrain_model_job,
+    weekly_retraining,
+)
 from llmft_assets.defs.ingestion import (
     blog_posts_html,
     cleaned_documents,
     document_catalog,
     gutenberg_books,
 )
+from llmft_assets.defs.preparation import text_chunks, training_dataset
 from llmft_assets.defs.resources import GutenbergSource
 from llmft_assets_tests.deployment import DATA_ASSETS, POSTS, Deployment
 from llmft_assets_tests.gutendex_server import FakeGutendex, running
@@ -236,3 +242,26 @@ def test_dataset_is_split_by_document_in_the_format_asked_for(
     assert fmt in dataset["train"].column_names
     assert json.loads((folder / layout.DATASET_INFO).read_text()) == {"format": fmt}
     assert "## Licence" in (folder / "README.md").read_text()
+
+
+def test_weekly_retraining_runs_only_when_the_dataset_changed(deployment: Deployment) -> None:
+    def evaluate() -> dg.RunRequest | dg.SkipReason:
+        tick = weekly_retraining.evaluate_tick(
+            dg.build_schedule_context(instance=deployment.instance)
+        )
+        return tick.run_requests[0] if tick.run_requests else dg.SkipReason(tick.skip_message)
+
+    assert weekly_retraining.cron_schedule == "0 6 * * 1"
+    assert weekly_retraining.job_name == retrain_model_job.name
+    assert isinstance(evaluate(), dg.SkipReason)  # no dataset yet
+    deployment.ingest()
+    deployment.materialize([text_chunks, training_dataset])
+    first = evaluate()
+    assert isinstance(first, dg.RunRequest)
+    # An adapter newer than the dataset: nothing to retrain on.
+    deployment.instance.report_runless_asset_event(dg.AssetMaterialization("lora_adapter"))
+    skipped = evaluate()
+    assert isinstance(skipped, dg.SkipReason) and "has not changed" in skipped.skip_message
+    deployment.materialize([text_chunks, training_dataset])
+    second = evaluate()
+    assert isinstance(second, dg.RunRequest) and second.run_key != first.run_key
