@@ -1,13 +1,20 @@
 """Join the hard line wraps of book prose, so the model does not learn to break lines at
 column 70. A paragraph is reflowed only when every line but its last is long (wrapped prose)
-and none is indented (but for a paragraph indent of a few spaces on the first line); verse,
-tables, centred headings and indented quotations keep their lines."""
+and none is indented beyond the paragraph's own margin (but for a paragraph indent of a few
+spaces on the first line); verse, tables and centred headings keep their lines.
+
+The indentation etexts use for layout goes too: a paragraph's indent, centring, a block's
+common indent, a first line set in (verse keeps the indents of its other lines). Left in, a
+chunk that opens with spaces teaches the model to open its answers with them, and its first
+token merges with the newline that ends a chat prompt, so prompt and answer no longer
+tokenize apart."""
 
 from __future__ import annotations
 
 import re
+import textwrap
 
-_PARAGRAPHS = re.compile(r"(\n[ \t]*\n+)")
+_PARAGRAPHS = re.compile(r"(\n[ \t]*\n+|\A\n+|\n+\Z)")  # between, before and after
 _WRAPPED_SHARE = 0.7  # of the text's typical line width
 _PARAGRAPH_INDENT = 4  # spaces before a paragraph's first line, as in many older etexts
 
@@ -20,7 +27,7 @@ def unwrap_prose(text: str) -> str:
     minimum = _WRAPPED_SHARE * width
     parts = _PARAGRAPHS.split(text)
     for index in range(0, len(parts), 2):  # even indexes are paragraphs, odd are separators
-        lines = parts[index].split("\n")
+        lines = textwrap.dedent(parts[index]).split("\n")
         # A first line indented by a few spaces opens a paragraph; it is not a block quote.
         indent = len(lines[0]) - len(lines[0].lstrip(" "))
         if (
@@ -29,5 +36,7 @@ def unwrap_prose(text: str) -> str:
             and all(len(line) >= minimum for line in lines[:-1])
             and not any(line[:1].isspace() for line in [lines[0][indent:], *lines[1:]])
         ):
-            parts[index] = lines[0][:indent] + " ".join(line.strip() for line in lines)
+            parts[index] = " ".join(line.strip() for line in lines)
+        else:  # a first line set in further than the rest is centred or a verse's indent
+            parts[index] = "\n".join([lines[0].lstrip(), *lines[1:]])
     return "".join(parts)

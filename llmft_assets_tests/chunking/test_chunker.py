@@ -155,6 +155,16 @@ def test_a_generous_setting_keeps_every_word(
         assert " ".join(c for c, _ in result.chunks).split() == text.split(), name
 
 
+def test_bundled_sample_chunks_open_on_text(
+    chunker_inputs: dict[str, str], smollm2_counter: TokenCounter
+) -> None:
+    """A chunk that opens with spaces becomes a chat answer whose first token swallows the
+    prompt's closing newline: the training sequence then differs from what inference sees."""
+    for name, text in chunker_inputs.items():
+        for chunk, _ in chunk_text(text, smollm2_counter, 256, 32).chunks:
+            assert not chunk[:1].isspace(), f"{name}: {chunk[:60]!r}"
+
+
 def test_short_paragraphs_are_packed_together(smollm2_counter: TokenCounter) -> None:
     paragraphs = [f"Paragraph number {i} is short." for i in range(40)]
     result = chunk_text("\n\n".join(paragraphs), smollm2_counter, 100, 10)

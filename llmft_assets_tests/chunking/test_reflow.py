@@ -29,6 +29,7 @@ INDENTED = (
     "    survival of a hugely remote period when consciousness was\n"
     "    manifested, perhaps, in shapes and forms long since withdrawn"
 )
+INDENTED_JOINED = " ".join(line.strip() for line in INDENTED.split("\n"))
 HEADING = "CHAPTER I. Down the Rabbit-Hole"
 
 
@@ -41,13 +42,13 @@ def test_hard_wrapped_prose_is_joined() -> None:
     assert unwrap_prose(text) == "\n\n".join([HEADING, PROSE_JOINED, MORE_PROSE.replace("\n", " ")])
 
 
-def test_verse_indented_blocks_and_one_line_paragraphs_are_untouched() -> None:
+def test_verse_and_one_line_paragraphs_keep_their_lines() -> None:
     text = "\n\n".join([HEADING, PROSE, VERSE, INDENTED, "A line of its own.", MORE_PROSE])
     paragraphs = _paragraphs(unwrap_prose(text))
     assert paragraphs[0] == HEADING
     assert paragraphs[1] == PROSE_JOINED
     assert paragraphs[2] == VERSE
-    assert paragraphs[3] == INDENTED
+    assert paragraphs[3] == INDENTED_JOINED  # a quotation is prose too, at its own margin
     assert paragraphs[4] == "A line of its own."
     assert "\n" not in paragraphs[5]
 
@@ -67,7 +68,8 @@ def test_separators_and_words_are_kept() -> None:
     result = unwrap_prose(text)
     assert result.split() == text.split()
     assert result.startswith("\n") and result.endswith("\n")
-    assert "\n\n\n" + VERSE + "\n \n" + INDENTED + "\n\t\n" in result
+    assert "\n\n\n" + VERSE + "\n \n" + INDENTED_JOINED + "\n\t\n" in result
+    assert PROSE_JOINED in result and MORE_PROSE.replace("\n", " ") in result
     assert len(_paragraphs(result)) == len(_paragraphs(text))
 
 
@@ -82,7 +84,7 @@ def test_first_line_indented_prose_is_joined() -> None:
     text = "\n\n".join([alice, PROSE, VERSE])
     paragraphs = _paragraphs(unwrap_prose(text))
     assert "\n" not in paragraphs[0]
-    assert paragraphs[0].startswith("  Alice was")  # the indent itself is kept
+    assert paragraphs[0].startswith("Alice was")  # the indent is layout, not text
     assert paragraphs[0].split() == alice.split()
     assert paragraphs[2] == VERSE
 
@@ -93,7 +95,7 @@ def test_a_centred_heading_line_is_not_joined_to_what_follows() -> None:
         "Found among the papers of the late Francis Wayland Thurston, of Boston."
     )
     text = "\n\n".join([PROSE, centred, MORE_PROSE])
-    assert _paragraphs(unwrap_prose(text))[1] == centred
+    assert _paragraphs(unwrap_prose(text))[1] == centred.lstrip()  # its lines, not its centring
 
 
 def test_empty_and_blank_text_pass_through() -> None:
@@ -123,4 +125,6 @@ def test_bundled_books_keep_their_words_and_lose_their_wraps(
                 and all(len(line) >= 60 for line in lines[:-1])
             )
             assert not prose_like, f"{name}: still wrapped: {paragraph[:120]!r}"
+            if len(lines) == 1:  # a centred heading, or a joined paragraph
+                assert not paragraph[:1].isspace(), f"{name}: indented: {paragraph[:80]!r}"
     assert lines_after < lines_before / 2
