@@ -40,7 +40,11 @@ def extract_article(html: str, *, file_name: str | None = None) -> Article:
     if not _WHOLE_DOCUMENT.search(html[:4096]):
         html = f"<html><body><article>{html}</article></body></html>"
     try:
-        tree = lxml.html.document_fromstring(html)
+        # Comments go at parse time: trafilatura drops a comment node together with the text
+        # after it in the same paragraph ("<p>a<!-- ad -->b</p>" would lose "b"). A parser
+        # per call: lxml parsers must not be shared between threads.
+        parser = lxml.html.HTMLParser(remove_comments=True, remove_pis=True)
+        tree = lxml.html.document_fromstring(html, parser=parser)
     except (etree.ParserError, ValueError) as error:
         raise DocumentError(f"HTML cannot be parsed: {error}") from error
 

@@ -102,6 +102,18 @@ def test_paragraphs_are_separated_by_one_blank_line() -> None:
             assert "\n\n\n" not in text
 
 
+def test_text_after_an_html_comment_is_kept_and_the_comment_is_not() -> None:
+    """Ad slots and CMS markers sit inside paragraphs; the words after them are the post's."""
+    paragraphs = "".join(
+        f"<p>{ARTICLE_TEXT}<!-- ad slot {i} --> Rows stay together {i}.<?php echo 1; ?></p>"
+        for i in range(3)
+    )
+    html = f"<html><body><!-- header --><article>{paragraphs}</article></body></html>"
+    text = extract_article(html).text
+    assert [f"Rows stay together {i}." in text for i in range(3)] == [True] * 3
+    assert "ad slot" not in text and "header" not in text and "php" not in text
+
+
 def test_code_blocks_keep_their_indentation() -> None:
     text = extracted("kimball-is-not-dead.html").text
     assert (
