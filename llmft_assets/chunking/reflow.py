@@ -12,9 +12,8 @@ tokenize apart."""
 from __future__ import annotations
 
 import re
-import textwrap
 
-_PARAGRAPHS = re.compile(r"(\n[ \t]*\n+|\A\n+|\n+\Z)")  # between, before and after
+_PARAGRAPHS = re.compile(r"(\n[ \t]*\n+)")
 _WRAPPED_SHARE = 0.7  # of the text's typical line width
 _PARAGRAPH_INDENT = 4  # spaces before a paragraph's first line, as in many older etexts
 
@@ -25,9 +24,11 @@ def unwrap_prose(text: str) -> str:
         return text
     width = lengths[int(0.9 * (len(lengths) - 1))]
     minimum = _WRAPPED_SHARE * width
-    parts = _PARAGRAPHS.split(text)
+    body = text.strip("\n")  # newlines before the first paragraph and after the last stay
+    start = len(text) - len(text.lstrip("\n"))
+    parts = _PARAGRAPHS.split(body)
     for index in range(0, len(parts), 2):  # even indexes are paragraphs, odd are separators
-        lines = textwrap.dedent(parts[index]).split("\n")
+        lines = _without_margin(parts[index].split("\n"))
         # A first line indented by a few spaces opens a paragraph; it is not a block quote.
         indent = len(lines[0]) - len(lines[0].lstrip(" "))
         if (
@@ -38,5 +39,14 @@ def unwrap_prose(text: str) -> str:
         ):
             parts[index] = " ".join(line.strip() for line in lines)
         else:  # a first line set in further than the rest is centred or a verse's indent
-            parts[index] = "\n".join([lines[0].lstrip(), *lines[1:]])
-    return "".join(parts)
+            lines[0] = lines[0].lstrip()
+            parts[index] = "\n".join(lines)
+    return text[:start] + "".join(parts) + text[start + len(body) :]
+
+
+def _without_margin(lines: list[str]) -> list[str]:
+    """The lines less the indent they all share (tabs and spaces alike)."""
+    if not lines[0][:1].isspace():  # most paragraphs: no margin to share
+        return lines
+    margin = min((len(line) - len(line.lstrip(" \t")) for line in lines if line.strip()), default=0)
+    return [line[margin:] for line in lines] if margin else lines
