@@ -65,21 +65,12 @@ def clean_document(
     """Decode, detect the kind unless given, extract the text; DocumentError if unusable."""
     decoded = decode_text(data)
     kind = kind or detect_kind(decoded.text)
-    flags: tuple[str, ...] = ()
-    if kind is DocumentKind.HTML:
-        article = extract_article(decoded.text, file_name=file_name)
-        title, text, language = article.title, article.text, ""
-    else:
-        book = strip_gutenberg(decoded.text)
-        leftover = BOILERPLATE.search(book.text)
-        if leftover:
-            raise DocumentError(
-                f"Project Gutenberg boilerplate is left after stripping ({leftover.group(0)!r}):"
-                " unrecognized marker style"
-            )
-        if len(book.text) < MIN_BOOK_CHARS:
-            raise DocumentError(f"only {len(book.text)} characters of text after stripping")
-        title, text, language, flags = book.title, book.text, book.language, book.flags
+    try:
+        title, text, language, flags = _extract(decoded.text, kind, file_name)
+    except DocumentError:
+        raise
+    except Exception as error:  # a parser failing on hostile input sinks this document only
+        raise DocumentError(f"cleaning failed: {type(error).__name__}: {error}") from error
     title = title_hint or title or title_from_file_name(file_name) or doc_id
     return CleanedDocument(
         doc_id=doc_id,
@@ -95,3 +86,22 @@ def clean_document(
         encoding=decoded.encoding,
         flags=",".join(flags),
     )
+
+
+def _extract(
+    text: str, kind: DocumentKind, file_name: str | None
+) -> tuple[str, str, str, tuple[str, ...]]:
+    """Title, text, language (may be empty) and flags of a decoded document."""
+    if kind is DocumentKind.HTML:
+        article = extract_article(text, file_name=file_name)
+        return article.title, article.text, "", ()
+    book = strip_gutenberg(text)
+    leftover = BOILERPLATE.search(book.text)
+    if leftover:
+        raise DocumentError(
+            f"Project Gutenberg boilerplate is left after stripping ({leftover.group(0)!r}):"
+            " unrecognized marker style"
+        )
+    if len(book.text) < MIN_BOOK_CHARS:
+        raise DocumentError(f"only {len(book.text)} characters of text after stripping")
+    return book.title, book.text, book.language, book.flags

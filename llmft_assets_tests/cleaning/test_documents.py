@@ -182,6 +182,21 @@ def test_html_without_article_is_rejected() -> None:
         clean(html)
 
 
+def test_a_parser_failure_rejects_that_document_with_its_reason(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A library bug on hostile input (here trafilatura recursing too deep) must not escape:
+    the pipeline sets the document aside and goes on with the others."""
+
+    def overflow(*args: object, **kwargs: object) -> None:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr("llmft_assets.cleaning.html.trafilatura.bare_extraction", overflow)
+    with pytest.raises(DocumentError, match="cleaning failed: RecursionError: maximum recursion"):
+        clean(SUBSTACK.read_bytes())
+    assert clean(CTHULHU.read_bytes()).kind == "gutenberg"  # books do not use it
+
+
 def test_kind_override_skips_detection() -> None:
     html = SUBSTACK.read_bytes()
     as_book = clean(html, kind=DocumentKind.GUTENBERG)
