@@ -2,10 +2,13 @@
 
 Byte-level BPE tokenizers (GPT-2, SmolLM2, Llama 3) first split text with a fixed regex and
 then encode each piece on its own, so a text's token count is the sum of its pieces' counts.
-`ByteLevelCounter` caches the count of every distinct piece: English text has a few hundred
-thousand distinct pieces, so after warm-up a count costs one regex scan and a dict lookup per
-word, several times faster than encoding. It is exact, and tested against the tokenizer.
-Other tokenizers are counted by encoding; with no tokenizer, characters / 4 stand in.
+No piece spans the start of a whitespace run that follows a non-space character (a piece is
+letters, digits or other symbols with at most one space before them, or whitespace alone),
+so the count is also the sum over whitespace-led segments: a run of whitespace and the
+non-space run after it. `ByteLevelCounter` cuts text into those segments with a cheap stdlib
+regex and caches the exact count of every distinct segment: after warm-up a count costs one
+scan and a dict lookup per word. It is exact, and tested against the tokenizer. Other
+tokenizers are counted by encoding; with no tokenizer, characters / 4 stand in.
 """
 
 from __future__ import annotations
@@ -18,21 +21,14 @@ from typing import Protocol
 import regex
 from tokenizers import Tokenizer
 
-# The ByteLevel pre-tokenizer's split (tokenizers' GPT-2 pattern), in two spellings: the
-# `regex` module's, identical to the tokenizer's, and a faster stdlib `re` one that is
-# identical on text without Nl/No numerals (Roman numeral signs, superscripts, fractions) and
-# without the C0 separators \x1c-\x1f, which stdlib treats as spaces.
-_EXACT_SPLIT = regex.compile(
+_SEGMENTS = re.compile(r"\s*\S+|\s+")
+# Stdlib `re` takes the C0 separators \x1c-\x1f for whitespace, the tokenizer does not; text
+# holding them is split with the pre-tokenizer's own pattern (the `regex` module's spelling of
+# tokenizers' GPT-2 pattern), whose pieces sum just as well.
+_STDLIB_ONLY_SPACES = re.compile(r"[\x1c-\x1f]")
+_PRETOKENIZER_SPLIT = regex.compile(
     r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 )
-# Letters come first in the fast spelling because they are the commonest piece; at any given
-# position a letter and an apostrophe cannot both start a match, so the order of the first
-# two groups does not change what matches.
-_FAST_SPLIT = re.compile(
-    r"""[ ]?[^\W\d_]+|'s|'t|'re|'ve|'m|'ll|'d| ?\d+| ?(?:[^\s\w]|_)+|\s+(?!\S)|\s+"""
-)
-_FAST_UNSAFE = regex.compile(r"[\p{Nl}\p{No}\x1c-\x1f]")
-_ASCII_UNSAFE = re.compile(r"[\x1c-\x1f]")  # no Nl/No numeral is ASCII
 _MAX_CACHE = 2_000_000
 CHARS_PER_TOKEN = 4
 
@@ -55,11 +51,11 @@ class ByteLevelCounter:
     def count(self, text: str) -> int:
         if self._special is not None and self._special.search(text):
             return len(self.tokenizer.encode(text, add_special_tokens=False).ids)
-        unsafe = _ASCII_UNSAFE if text.isascii() else _FAST_UNSAFE
-        pieces = (_EXACT_SPLIT if unsafe.search(text) else _FAST_SPLIT).findall(text)
+        split = _PRETOKENIZER_SPLIT if _STDLIB_ONLY_SPACES.search(text) else _SEGMENTS
+        pieces = split.findall(text)
         cache = self._cache
         try:
-            return sum(map(cache.__getitem__, pieces))  # warm: one C-level lookup a piece
+            return sum(map(cache.__getitem__, pieces))  # warm: one C-level lookup a segment
         except KeyError:
             if len(cache) > _MAX_CACHE:
                 cache.clear()
