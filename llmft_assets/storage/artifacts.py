@@ -24,6 +24,7 @@ from llmft_assets.hashing import file_sha256
 from llmft_assets.storage.backends import Backend, LocalBackend
 
 _POINTER = "CURRENT.json"
+_READ_ATTEMPTS = 3  # pointer changes tolerated while a tree downloads
 
 
 @dataclass(frozen=True)
@@ -115,17 +116,30 @@ class ArtifactStore:
 
     def read_tree(self, key: str) -> Path:
         """A local folder holding the current version of `key` (downloaded once, if remote)."""
-        try:
-            pointer = self.read_json(f"{key}/{_POINTER}")
-        except FileNotFoundError:
-            raise FileNotFoundError(f"no stored tree at {self.uri(key)}") from None
-        version = pointer["version"]
-        if isinstance(self.backend, LocalBackend):
-            return self.backend.path(f"{key}/{version}")
+        for _ in range(_READ_ATTEMPTS):
+            try:
+                pointer = self.read_json(f"{key}/{_POINTER}")
+            except FileNotFoundError:
+                raise FileNotFoundError(f"no stored tree at {self.uri(key)}") from None
+            version = pointer["version"]
+            if isinstance(self.backend, LocalBackend):
+                return self.backend.path(f"{key}/{version}")
+            local = self.cache_dir / key / version
+            if local.is_dir():
+                return local
+            try:
+                self._download(key, pointer, local)
+                return local
+            except FileNotFoundError:
+                # A writer published a newer version and pruned this one mid-download:
+                # start again from the new pointer. An unchanged pointer means a file is gone.
+                if self.tree_version(key) == version:
+                    raise
+        raise FileNotFoundError(f"{self.uri(key)} changed {_READ_ATTEMPTS} times while read")
 
-        local = self.cache_dir / key / version
-        if local.is_dir():
-            return local
+    def _download(self, key: str, pointer: dict, local: Path) -> None:
+        """Fetch every file of the pointer's version, then move the folder into place."""
+        version = pointer["version"]
         local.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=local.parent, prefix=f".{version}-"))
         try:
@@ -136,6 +150,9 @@ class ArtifactStore:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 self.backend.get_file(f"{key}/{version}/{name}", target)
             os.replace(staging, local)
+        except FileNotFoundError:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
         except OSError:
             # Another process published the same version first; its copy is identical.
             shutil.rmtree(staging, ignore_errors=True)
@@ -144,7 +161,6 @@ class ArtifactStore:
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        return local
 
 
 def _file_digest(path: Path) -> dict[str, object]:

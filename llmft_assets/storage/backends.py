@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
@@ -122,16 +124,22 @@ class S3Backend:
     def put_file(self, key: str, path: Path) -> None:
         self.client.upload_file(str(path), self.bucket, self._name(key))
 
-    def get_bytes(self, key: str) -> bytes:
+    @contextmanager
+    def _missing_raises_file_not_found(self, key: str) -> Iterator[None]:
         try:
-            return self.client.get_object(Bucket=self.bucket, Key=self._name(key))["Body"].read()
+            yield
         except ClientError as error:
             if error.response["Error"]["Code"] in ("NoSuchKey", "404"):
                 raise FileNotFoundError(self.uri(key)) from error
             raise
 
+    def get_bytes(self, key: str) -> bytes:
+        with self._missing_raises_file_not_found(key):
+            return self.client.get_object(Bucket=self.bucket, Key=self._name(key))["Body"].read()
+
     def get_file(self, key: str, path: Path) -> None:
-        self.client.download_file(self.bucket, self._name(key), str(path))
+        with self._missing_raises_file_not_found(key):
+            self.client.download_file(self.bucket, self._name(key), str(path))
 
     def exists(self, key: str) -> bool:
         try:
@@ -141,12 +149,8 @@ class S3Backend:
         return True
 
     def size(self, key: str) -> int:
-        try:
+        with self._missing_raises_file_not_found(key):
             head = self.client.head_object(Bucket=self.bucket, Key=self._name(key))
-        except ClientError as error:
-            if error.response["Error"]["Code"] in ("NoSuchKey", "404"):
-                raise FileNotFoundError(self.uri(key)) from error
-            raise
         return int(head["ContentLength"])
 
     def list_keys(self, folder: str) -> list[str]:

@@ -349,6 +349,42 @@ def test_s3_read_tree_follows_a_new_version(
     assert _files_under(store.read_tree("adapter")) == {"w.bin": b"2"}
 
 
+def test_s3_read_tree_restarts_when_a_writer_replaces_the_tree_mid_download(
+    s3_endpoint: str, s3_bucket: str, tmp_path: Path
+) -> None:
+    writer = ArtifactStore(S3Backend(s3_bucket, "shared", s3_endpoint), tmp_path / "c1")
+    writer.write_tree("dataset", _tree(tmp_path / "v1", TREE))
+    v2 = {"dataset_dict.json": b'{"splits": ["train"]}', "train/new.arrow": b"v2"}
+
+    class RacedBackend(S3Backend):
+        """A real S3 backend; as its first download starts, another run publishes v2 and
+        prunes v1, as a concurrent materialization of the same asset would."""
+
+        raced = False
+
+        def get_file(self, key: str, path: Path) -> None:
+            if not self.raced:
+                self.raced = True
+                writer.write_tree("dataset", _tree(tmp_path / "v2", v2))
+            super().get_file(key, path)
+
+    reader = ArtifactStore(RacedBackend(s3_bucket, "shared", s3_endpoint), tmp_path / "c2")
+    local = reader.read_tree("dataset")
+    assert _files_under(local) == v2
+    assert [p.name for p in local.parent.iterdir()] == [local.name]  # no half-fetched v1
+
+
+def test_s3_read_tree_names_a_file_missing_from_an_unchanged_version(
+    s3_endpoint: str, s3_bucket: str, tmp_path: Path
+) -> None:
+    store = ArtifactStore(S3Backend(s3_bucket, "p", s3_endpoint), tmp_path / "cache")
+    info = store.write_tree("model", _tree(tmp_path / "src", TREE))
+    store.backend.delete([f"model/{info.sha256[:16]}/train/state.json"])
+    with pytest.raises(FileNotFoundError, match=r"train/state\.json"):
+        store.read_tree("model")
+    assert not any((tmp_path / "cache" / "model").iterdir())  # nothing half-written kept
+
+
 def test_a_second_store_on_the_same_s3_prefix_reads_the_tree(
     s3_endpoint: str, s3_bucket: str, tmp_path: Path
 ) -> None:
