@@ -150,11 +150,9 @@ class ArtifactStore:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 self.backend.get_file(f"{key}/{version}/{name}", target)
             os.replace(staging, local)
-        except FileNotFoundError:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
         except OSError:
-            # Another process published the same version first; its copy is identical.
+            # Another process published the same version first; its copy is identical. A
+            # missing file with no such copy goes up to read_tree.
             shutil.rmtree(staging, ignore_errors=True)
             if not local.is_dir():
                 raise
