@@ -9,7 +9,7 @@ from llmft_assets.defs.automation import (
     retrain_model_job,
     weekly_retraining,
 )
-from llmft_assets.defs.checks import CHECKS
+from llmft_assets.defs.checks import DATA_CHECKS, MODEL_CHECKS
 from llmft_assets.defs.ingestion import (
     blog_posts_html,
     cleaned_documents,
@@ -20,20 +20,19 @@ from llmft_assets.defs.modeling import base_model, gguf_model, lora_adapter, mer
 from llmft_assets.defs.preparation import text_chunks, training_dataset
 from llmft_assets.defs.resources import resources_from_environment
 
+DATA_ASSETS = [
+    document_catalog,
+    blog_posts_html,
+    gutenberg_books,
+    cleaned_documents,
+    text_chunks,
+    training_dataset,
+]
+MODEL_ASSETS = [base_model, lora_adapter, merged_model, gguf_model]
+
 defs = dg.Definitions(
-    assets=[
-        document_catalog,
-        blog_posts_html,
-        gutenberg_books,
-        cleaned_documents,
-        text_chunks,
-        training_dataset,
-        base_model,
-        lora_adapter,
-        merged_model,
-        gguf_model,
-    ],
-    asset_checks=CHECKS,
+    assets=[*DATA_ASSETS, *MODEL_ASSETS],
+    asset_checks=[*DATA_CHECKS, *MODEL_CHECKS],
     jobs=[discover_documents_job, retrain_model_job],
     schedules=[daily_ingestion_schedule, weekly_retraining],
     sensors=[automation_sensor],

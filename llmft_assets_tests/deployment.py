@@ -9,14 +9,14 @@ from pathlib import Path
 
 import dagster as dg
 
-from llmft_assets.defs.checks import CHECKS
+from llmft_assets.definitions import DATA_ASSETS
+from llmft_assets.defs.checks import DATA_CHECKS
 from llmft_assets.defs.ingestion import (
     blog_posts_html,
     cleaned_documents,
     document_catalog,
     gutenberg_books,
 )
-from llmft_assets.defs.preparation import text_chunks, training_dataset
 from llmft_assets.defs.resources import ArtifactStoreResource, BlogPostSource, GutenbergSource
 from llmft_assets.storage.artifacts import ArtifactStore
 
@@ -32,14 +32,6 @@ ALL_ASSETS = (
     "merged_model",
     "gguf_model",
 )
-DATA_ASSETS = [
-    document_catalog,
-    blog_posts_html,
-    gutenberg_books,
-    cleaned_documents,
-    text_chunks,
-    training_dataset,
-]
 SAMPLE_DATA = Path(__file__).resolve().parent.parent / "llmft_assets" / "sample_data"
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
@@ -81,7 +73,7 @@ class Deployment:
             keys = self.instance.get_dynamic_partitions(partitions)
             tags = {RANGE_START: keys[0], RANGE_END: keys[-1]}
         return dg.materialize(
-            [*DATA_ASSETS, *CHECKS[:4]],
+            [*DATA_ASSETS, *DATA_CHECKS],
             selection=selection,
             instance=self.instance,
             resources=self.resources,

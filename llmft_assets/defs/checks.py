@@ -148,11 +148,13 @@ def gguf_perplexity_close_to_merged(artifact_store: ArtifactStoreResource) -> dg
     )
 
 
-CHECKS = [
+DATA_CHECKS = [
     chunks_are_non_empty_and_unique,
     chunk_token_counts_within_bounds,
     no_gutenberg_boilerplate,
     both_splits_non_empty,
+]
+MODEL_CHECKS = [
     fine_tuned_perplexity_below_base,
     merged_logits_match_adapter,
     gguf_files_load_generate_and_stop,

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from datasets import load_from_disk
 
+from llmft_assets.definitions import DATA_ASSETS
 from llmft_assets.defs import layout
 from llmft_assets.defs.automation import (
     daily_ingestion_schedule,
@@ -25,7 +26,7 @@ from llmft_assets.defs.ingestion import (
 )
 from llmft_assets.defs.preparation import text_chunks, training_dataset
 from llmft_assets.defs.resources import GutenbergSource
-from llmft_assets_tests.deployment import DATA_ASSETS, POSTS, Deployment
+from llmft_assets_tests.deployment import POSTS, Deployment
 from llmft_assets_tests.gutendex_server import FakeGutendex, running
 
 POST_IDS = {

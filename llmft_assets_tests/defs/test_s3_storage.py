@@ -14,11 +14,11 @@ import pytest
 from datasets import load_from_disk
 from moto.server import ThreadedMotoServer
 
+from llmft_assets.definitions import DATA_ASSETS, MODEL_ASSETS
 from llmft_assets.defs import layout
-from llmft_assets.defs.modeling import base_model, gguf_model, lora_adapter, merged_model
 from llmft_assets.defs.resources import ArtifactStoreResource
 from llmft_assets_tests.conftest import free_port
-from llmft_assets_tests.deployment import ALL_ASSETS, DATA_ASSETS, Deployment
+from llmft_assets_tests.deployment import ALL_ASSETS, Deployment
 
 BUCKET = "llmft-artifacts"
 OUTAGE_S = 3.0
@@ -100,8 +100,8 @@ def test_the_whole_graph_lands_in_s3_and_survives_an_outage(
     }
     second = flaky_s3.outage_when("checkpoints/lora_adapter")  # mid-training, this time
     result = dg.materialize(
-        [*DATA_ASSETS, base_model, lora_adapter, merged_model, gguf_model],
-        selection=[base_model, lora_adapter, merged_model, gguf_model],
+        [*DATA_ASSETS, *MODEL_ASSETS],
+        selection=MODEL_ASSETS,
         instance=deployment.instance,
         resources=deployment.resources,
         run_config={"ops": config},
