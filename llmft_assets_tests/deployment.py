@@ -17,6 +17,8 @@ from llmft_assets.defs.ingestion import (
     document_catalog,
     gutenberg_books,
 )
+from llmft_assets.defs.modeling import base_model
+from llmft_assets.defs.preparation import text_chunks, training_dataset
 from llmft_assets.defs.resources import ArtifactStoreResource, BlogPostSource, GutenbergSource
 from llmft_assets.storage.artifacts import ArtifactStore
 
@@ -88,6 +90,22 @@ class Deployment:
         self.materialize([blog_posts_html], "blog_posts")
         self.materialize([gutenberg_books], "gutenberg_books")
         self.materialize([cleaned_documents], "documents")
+
+    def build_dataset(self, run_config: dict | None = None) -> dg.ExecuteInProcessResult:
+        """Ingestion, then chunks and dataset in one run: what training reads."""
+        self.ingest()
+        result = self.materialize([text_chunks, training_dataset], run_config=run_config)
+        assert result.success
+        return result
+
+    def materialize_base_model(self, model_dir: Path) -> None:
+        """`base_model` from a local model folder (the tests' tiny model)."""
+        assert dg.materialize(
+            [base_model],
+            instance=self.instance,
+            resources=self.resources,
+            run_config={"ops": {"base_model": {"config": {"model": str(model_dir)}}}},
+        ).success
 
 
 def copy_samples(folder: Path, kind: str, names: list[str]) -> Path:

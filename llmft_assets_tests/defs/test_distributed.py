@@ -38,17 +38,8 @@ def _train(deployment: Deployment, processes: int) -> dict:
 def test_two_processes_train_data_parallel_and_store_one_adapter(
     deployment: Deployment, tiny_model_dir: Path
 ) -> None:
-    deployment.ingest()
-    assert deployment.materialize(
-        [dg.AssetKey("text_chunks"), dg.AssetKey("training_dataset")]
-    ).success
-
-    assert dg.materialize(
-        [base_model],
-        instance=deployment.instance,
-        resources=deployment.resources,
-        run_config={"ops": {"base_model": {"config": {"model": str(tiny_model_dir)}}}},
-    ).success
+    deployment.build_dataset()
+    deployment.materialize_base_model(tiny_model_dir)
 
     single = _train(deployment, processes=1)
     double = _train(deployment, processes=2)

@@ -226,12 +226,7 @@ def test_the_daily_schedule_runs_discovery(deployment: Deployment) -> None:
 def test_dataset_is_split_by_document_in_the_format_asked_for(
     deployment: Deployment, fmt: str
 ) -> None:
-    deployment.ingest()
-    result = deployment.materialize(
-        [dg.AssetKey("text_chunks"), dg.AssetKey("training_dataset")],
-        run_config={"ops": {"training_dataset": {"config": {"format": fmt}}}},
-    )
-    assert result.success
+    result = deployment.build_dataset({"ops": {"training_dataset": {"config": {"format": fmt}}}})
     chunks = materializations(result, "text_chunks")[None]
     assert chunks["duplicates_dropped"] == 1
     assert "gutenberg-pg68283-reissue_call-of-cthulhu_2013-style" in chunks["duplicates"]
@@ -255,8 +250,7 @@ def test_weekly_retraining_runs_only_when_the_dataset_changed(deployment: Deploy
     assert weekly_retraining.cron_schedule == "0 6 * * 1"
     assert weekly_retraining.job_name == retrain_model_job.name
     assert isinstance(evaluate(), dg.SkipReason)  # no dataset yet
-    deployment.ingest()
-    deployment.materialize([text_chunks, training_dataset])
+    deployment.build_dataset()
     first = evaluate()
     assert isinstance(first, dg.RunRequest)
     # An adapter newer than the dataset: nothing to retrain on.

@@ -11,10 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-import dagster as dg
-
 from llmft_assets.defs import layout
-from llmft_assets.defs.modeling import base_model
 from llmft_assets_tests.deployment import Deployment
 
 MAX_STEPS = 60
@@ -32,18 +29,8 @@ def _checkpoint_steps(deployment: Deployment) -> list[int]:
 def test_killed_training_resumes_from_its_latest_checkpoint(
     deployment: Deployment, tiny_model_dir: Path
 ) -> None:
-
-    deployment.ingest()
-    run_config = {"ops": {"base_model": {"config": {"model": str(tiny_model_dir)}}}}
-    assert deployment.materialize(
-        [dg.AssetKey("text_chunks"), dg.AssetKey("training_dataset")]
-    ).success
-    assert dg.materialize(
-        [base_model],
-        instance=deployment.instance,
-        resources=deployment.resources,
-        run_config=run_config,
-    ).success
+    deployment.build_dataset()
+    deployment.materialize_base_model(tiny_model_dir)
 
     training = {
         "ops": {

@@ -77,10 +77,7 @@ def test_the_whole_graph_lands_in_s3_and_survives_an_outage(
         root=f"s3://{BUCKET}/llmft", s3_endpoint_url=flaky_s3.endpoint
     )
     outage = flaky_s3.outage_when(layout.CATALOG)
-    deployment.ingest()
-    assert deployment.materialize(
-        [dg.AssetKey("text_chunks"), dg.AssetKey("training_dataset")]
-    ).success
+    deployment.build_dataset()
     outage.join(timeout=60)
     assert flaky_s3.outages == 1  # the outage happened during ingestion
 
