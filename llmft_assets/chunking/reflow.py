@@ -1,7 +1,9 @@
 """Join the hard line wraps of book prose, so the model does not learn to break lines at
 column 70. A paragraph is reflowed only when every line but its last is long (wrapped prose)
 and none is indented beyond the paragraph's own margin (but for a paragraph indent of a few
-spaces on the first line); verse, tables and centred headings keep their lines.
+spaces on the first line); verse, tables and centred headings keep their lines. A reflowed
+paragraph also loses the typewriter's two spaces between sentences: one space, as in text
+the model will be asked to write.
 
 The indentation etexts use for layout goes too: a paragraph's indent, centring, a block's
 common indent, a first line set in (verse keeps the indents of its other lines). Left in, a
@@ -12,14 +14,20 @@ tokenize apart."""
 from __future__ import annotations
 
 import re
+from itertools import compress
+from operator import not_
 
 _PARAGRAPHS = re.compile(r"(\n[ \t]*\n+)")
 _WRAPPED_SHARE = 0.7  # of the text's typical line width
 _PARAGRAPH_INDENT = 4  # spaces before a paragraph's first line, as in many older etexts
+_INDENTED_LINE = re.compile(r"\n\s")  # a line after the first that opens with whitespace
+_SPACE_RUN = re.compile("  +")
 
 
 def unwrap_prose(text: str) -> str:
-    lengths = sorted(len(line) for line in text.split("\n") if line.strip())
+    lines = text.split("\n")
+    # Lengths of the non-blank lines, counted without a Python loop (books are megabytes).
+    lengths = sorted(filter(None, compress(map(len, lines), map(not_, map(str.isspace, lines)))))
     if not lengths:
         return text
     width = lengths[int(0.9 * (len(lengths) - 1))]
@@ -28,20 +36,40 @@ def unwrap_prose(text: str) -> str:
     start = len(text) - len(text.lstrip("\n"))
     parts = _PARAGRAPHS.split(body)
     for index in range(0, len(parts), 2):  # even indexes are paragraphs, odd are separators
-        lines = _without_margin(parts[index].split("\n"))
-        # A first line indented by a few spaces opens a paragraph; it is not a block quote.
+        parts[index] = _reflowed(parts[index], minimum)
+    return text[:start] + "".join(parts) + text[start + len(body) :]
+
+
+def _reflowed(paragraph: str, minimum: float) -> str:
+    if "\n" not in paragraph:
+        return paragraph.lstrip()
+    if not _INDENTED_LINE.search(paragraph):  # most paragraphs: no line indented but the first
+        lines = paragraph.split("\n")
         indent = len(lines[0]) - len(lines[0].lstrip(" "))
         if (
-            len(lines) > 1
-            and indent <= _PARAGRAPH_INDENT
-            and all(len(line) >= minimum for line in lines[:-1])
-            and not any(line[:1].isspace() for line in [lines[0][indent:], *lines[1:]])
+            indent <= _PARAGRAPH_INDENT
+            and not lines[0][indent : indent + 1].isspace()
+            and min(map(len, lines[:-1])) >= minimum
         ):
-            parts[index] = " ".join(line.strip() for line in lines)
-        else:  # a first line set in further than the rest is centred or a verse's indent
-            lines[0] = lines[0].lstrip()
-            parts[index] = "\n".join(lines)
-    return text[:start] + "".join(parts) + text[start + len(body) :]
+            return _joined(lines)
+        lines[0] = lines[0].lstrip()
+        return "\n".join(lines)
+    lines = _without_margin(paragraph.split("\n"))
+    # A first line indented by a few spaces opens a paragraph; it is not a block quote.
+    indent = len(lines[0]) - len(lines[0].lstrip(" "))
+    if (
+        indent <= _PARAGRAPH_INDENT
+        and all(len(line) >= minimum for line in lines[:-1])
+        and not any(line[:1].isspace() for line in [lines[0][indent:], *lines[1:]])
+    ):
+        return _joined(lines)
+    lines[0] = lines[0].lstrip()  # a first line set in further than the rest is centred
+    return "\n".join(lines)
+
+
+def _joined(lines: list[str]) -> str:
+    paragraph = " ".join(map(str.strip, lines))
+    return _SPACE_RUN.sub(" ", paragraph) if "  " in paragraph else paragraph
 
 
 def _without_margin(lines: list[str]) -> list[str]:

@@ -68,7 +68,7 @@ def _normalized(text: str, encoding: str) -> DecodedText:
             f" as {encoding}"
         )
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n")
-    return DecodedText(text=_CONTROL.sub("", text), encoding=encoding)
+    return DecodedText(text=_CONTROL.sub("", text) if controls else text, encoding=encoding)
 
 
 def _decode_utf8_or_legacy(data: bytes) -> tuple[str, str]:

@@ -14,7 +14,9 @@ with no marker at all is returned whole and flagged.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import islice, takewhile
 
 from llmft_assets.cleaning.titles import title_case
 
@@ -55,12 +57,16 @@ _FOOTER_MARKERS = (
 )
 # The strong footers (the first three): a header end after one belongs to a trailing licence.
 _STRONG_FOOTER_COUNT = 3
-# Every marker line starts (after blanks) like this, or carries the 2002 header phrase.
+# Every marker line starts (after blanks) like this, or carries the 2002 header phrase. The
+# patterns open with the newline before the line: a literal first character lets `re` jump
+# from line to line instead of trying every position (see `_lines_matching`).
 _CANDIDATE_LINE = re.compile(
-    r"^[ \t]*(?:\*|\"?this[ \t]+is[ \t]+the[ \t]+end|end|start:|the[ \t]+full|etext[ \t]+editor)|"
-    r"tells[ \t]+you[ \t]+about[ \t]+restrictions",
-    re.IGNORECASE | re.MULTILINE,
+    r"\n[ \t]*(?:\*|\"?this[ \t]+is[ \t]+the[ \t]+end|end|start:|the[ \t]+full|etext[ \t]+editor)",
+    re.IGNORECASE,
 )
+# The 2002 header phrase ("... tells you about restrictions in how the file may be used.") can
+# sit anywhere in its line: lines holding its rarest word, as it is written, are candidates.
+_RESTRICTIONS = ("estrictions", "ESTRICTIONS")
 
 # Paragraphs at either end of the body that belong to Project Gutenberg, not the author:
 # credits ("Produced by ..."), notes about the e-text, file names, copyright banners.
@@ -81,18 +87,31 @@ _PG_MENTION = re.compile(
     r"images[ \t]+of[ \t]+the[ \t]+original[ \t]+pages[ \t]+are",
     re.IGNORECASE | re.MULTILINE,
 )
-_NOTE_HEADING = re.compile(
-    r"^[ \t]*[\[(]?[ \t]*(?:original[ \t]+)?(?:transcriber['’]?s?['’]?[ \t]+notes?|"
+_NOTE_HEADING = re.compile(  # matched at the start of a paragraph's first line
+    r"[ \t]*[\[(]?[ \t]*(?:original[ \t]+)?(?:transcriber['’]?s?['’]?[ \t]+notes?|"
     r"note[ \t]+from[ \t]+the[ \t]+transcriber|preparer['’]?s[ \t]+notes?|"
     r"notes?[ \t]+on[ \t]+(?:this|the)[ \t]+e-?text|typographical[ \t]+errors[ \t]+corrected|"
     r"errata[ \t]+\(noted[ \t]+by[ \t]+transcriber|[^\n]{0,40}corrected[ \t]+by[ \t]+the[ \t]+"
     r"e-?text[ \t]+transcriber)",
     re.IGNORECASE,
 )
+# Lines that may open such a note start with one of its first words, or name the transcriber
+# further in ("... corrected by the etext transcriber"). The lookahead on two letters turns
+# most lines away before the slower case-insensitive words are tried.
+_NOTE_LEAD = re.compile(
+    r"\n[ \t]*[\[(]?[ \t]*(?=[OoTtNnPpEe][RrOoYy])"
+    r"(?:original|transcriber|note|preparer|typographical|errata)",
+    re.IGNORECASE,
+)
+_TRANSCRIBER = ("ranscriber", "RANSCRIBER")
 _PARAGRAPH = re.compile(r"[^\n]*\S[^\n]*(?:\n[^\n]*\S[^\n]*)*")
+_SECTION_BREAK = re.compile(r"[ \t]*\*(?:[ \t]*\*)*[ \t]*(?:\n|$)")
+_BLANK_LINE_RUN = re.compile(r"\n\n\n\n+")  # literal-led, so found fast
+# Whitespace before a line's newline: the newline is the literal that `re` jumps between.
+_TRAILING_WHITESPACE = re.compile(r"\n(?<=[^\S\n]\n)")
 _SEPARATOR_LINE = re.compile(r"^[ \t]*(?:\*[ \t]*){3,}$")
 _HEADER_FIELD = re.compile(
-    r"^[ \t]*(Title|Author|Language)[ \t]*:[ \t]*(?P<value>.+)$", re.I | re.M
+    r"\n[ \t]*(Title|Author|Language)[ \t]*:[ \t]*(?P<value>.+)$", re.I | re.M
 )
 _EBOOK_OF = re.compile(
     rf"{_GUTENBERG}[ \t]+{_EBOOK}[ \t]*,?[ \t]+of[ \t]+(?P<title>[^\n*]+?)(?:,[ \t]+by[ \t]+"
@@ -112,6 +131,7 @@ _HEADER_SEARCH_CHARS = 60_000  # fields like Title: and Author: sit in the first
 _LEADING_WINDOW_LINES = 80  # credits and notes about the e-text sit among the first lines
 _TRAILING_NOTE_SHARE = 0.05  # a transcriber's section this close to the end runs to the end
 _MAX_NOTE_CHARS = 4000
+_TAIL_BLOCK_CHARS = 20_000  # how much of the end of a book to scan for trailing boilerplate
 _LANGUAGES = {
     "english": "en",
     "french": "fr",
@@ -181,17 +201,15 @@ def _marker_lines(
     text: str,
 ) -> tuple[list[re.Match[str]], list[re.Match[str]], list[int], list[int]]:
     """START markers, other header ends, strong footer starts and all footer starts, found in
-    one pass: only lines the cheap candidate pattern picks out are matched in detail."""
+    one pass: only lines the cheap candidate patterns pick out are matched in detail."""
     starts: list[re.Match[str]] = []
     other_header_ends: list[re.Match[str]] = []
     strong: list[int] = []
     footers: list[int] = []
-    previous_line = -1
-    for candidate in _CANDIDATE_LINE.finditer(text):
-        line = text.rfind("\n", 0, candidate.start()) + 1
-        if line == previous_line:
+    candidates = {*_lines_matching(text, _CANDIDATE_LINE), *_lines_holding(text, _RESTRICTIONS)}
+    for line in sorted(candidates):
+        if _SECTION_BREAK.match(text, line):  # "*     *     *": common, and never a marker
             continue
-        previous_line = line
         if match := _START_MARKER.match(text, line):
             starts.append(match)
         if match := _OTHER_HEADER_ENDS.match(text, line):
@@ -203,6 +221,25 @@ def _marker_lines(
                     strong.append(line)
                 break
     return starts, other_header_ends, strong, footers
+
+
+def _lines_matching(text: str, line_head: re.Pattern[str]) -> Iterator[int]:
+    """Offsets of the lines whose start matches `line_head`, a pattern that opens with the
+    newline before the line (the text's first line counts as following one)."""
+    first_line_end = text.find("\n")
+    if line_head.match("\n" + (text if first_line_end == -1 else text[:first_line_end])):
+        yield 0
+    for match in line_head.finditer(text):
+        yield match.start() + 1
+
+
+def _lines_holding(text: str, words: tuple[str, ...]) -> Iterator[int]:
+    """Offsets of the lines that hold any of `words` (a plain substring search, the fastest)."""
+    for word in words:
+        position = text.find(word)
+        while position != -1:
+            yield text.rfind("\n", 0, position) + 1
+            position = text.find(word, position + 1)
 
 
 def _author_text_follows(text: str, position: int, footers: list[int]) -> bool:
@@ -222,9 +259,29 @@ def _marker_end(text: str, match: re.Match[str]) -> int:
     return match.end()
 
 
-def _paragraphs(body: str) -> list[tuple[int, int]]:
-    """(start, end) of each run of non-blank lines."""
-    return [(m.start(), m.end()) for m in _PARAGRAPH.finditer(body)]
+def _paragraph_spans(
+    body: str, start: int = 0, stop: int | None = None
+) -> Iterator[tuple[int, int]]:
+    """(start, end) of each run of non-blank lines from `start`, a line start."""
+    for match in _PARAGRAPH.finditer(body, start, len(body) if stop is None else stop):
+        yield match.span()
+
+
+def _paragraph_spans_from_end(body: str) -> Iterator[tuple[int, int]]:
+    """The same spans, last first, found a block at a time: the blocks are cut at empty lines,
+    which always separate paragraphs, so only the tail of a long book is scanned."""
+    stop = len(body)
+    while True:
+        cut = body.rfind("\n\n", 0, max(0, stop - _TAIL_BLOCK_CHARS))
+        yield from reversed(list(_paragraph_spans(body, cut + 1, stop)))
+        if cut == -1:
+            return
+        stop = cut
+
+
+def _opens_paragraph(body: str, line: int) -> bool:
+    """Whether the non-blank line at offset `line` follows a blank line or the start."""
+    return line == 0 or not body[body.rfind("\n", 0, line - 1) + 1 : line].strip()
 
 
 def _is_boilerplate(paragraph: str) -> bool:
@@ -233,10 +290,10 @@ def _is_boilerplate(paragraph: str) -> bool:
 
 def _peel_boilerplate(body: str) -> str:
     """Drop Project Gutenberg paragraphs among the first lines, and from the end backwards."""
-    spans = _paragraphs(body)
     window = _nth_line_offset(body, _LEADING_WINDOW_LINES)
-    drop = [span for span in spans if span[0] < window and _is_boilerplate(body[slice(*span)])]
-    for span in reversed(spans):
+    leading = takewhile(lambda span: span[0] < window, _paragraph_spans(body))
+    drop = [span for span in leading if _is_boilerplate(body[slice(*span)])]
+    for span in _paragraph_spans_from_end(body):
         paragraph = body[slice(*span)]
         # A line of asterisks is a section break in the author's text; at the end it goes
         # with the boilerplate around it.
@@ -251,16 +308,21 @@ def _drop_transcriber_notes(body: str) -> str:
     headed note up to the next section break (two blank lines); near the end, to the end."""
     drop: list[tuple[int, int]] = []
     cursor = 0
-    spans = _paragraphs(body)
-    for index, (start, end) in enumerate(spans):
-        if start < cursor or not _NOTE_HEADING.match(body[start:end]):
+    candidates = {*_lines_matching(body, _NOTE_LEAD), *_lines_holding(body, _TRANSCRIBER)}
+    for start in sorted(candidates):
+        if start < cursor or not (
+            _NOTE_HEADING.match(body, start) and _opens_paragraph(body, start)
+        ):
             continue
+        end = _PARAGRAPH.match(body, start).end()
         opener = body[start:end].lstrip()[0]
         if opener in "[(":
             close = body.find("]" if opener == "[" else ")", start)
             stop = len(body) if close == -1 else body.find("\n", close)
             stop = len(body) if stop == -1 else stop
-        elif start >= (1 - _TRAILING_NOTE_SHARE) * len(body) or index >= len(spans) - 3:
+        elif start >= (1 - _TRAILING_NOTE_SHARE) * len(body) or _among_last_paragraphs(
+            body, start, 3
+        ):
             stop = len(body)
         else:
             section_break = body.find("\n\n\n", end)
@@ -270,7 +332,13 @@ def _drop_transcriber_notes(body: str) -> str:
     return _without(body, drop)
 
 
+def _among_last_paragraphs(body: str, start: int, count: int) -> bool:
+    return len(list(islice(_paragraph_spans(body, start), count + 1))) <= count
+
+
 def _without(body: str, spans: list[tuple[int, int]]) -> str:
+    if not spans:
+        return body
     kept: list[str] = []
     cursor = 0
     for start, end in sorted(spans):
@@ -292,7 +360,7 @@ def _nth_line_offset(text: str, lines: int) -> int:
 
 def _header_fields(header: str) -> tuple[str, str, str]:
     fields: dict[str, str] = {}
-    for match in _HEADER_FIELD.finditer(header[:_HEADER_SEARCH_CHARS]):
+    for match in _HEADER_FIELD.finditer("\n" + header[:_HEADER_SEARCH_CHARS]):
         fields.setdefault(match.group(1).lower(), match.group("value").strip())
     title, author = fields.get("title", ""), fields.get("author", "")
     if not title:
@@ -309,10 +377,19 @@ def _header_fields(header: str) -> tuple[str, str, str]:
 
 
 def _tidy(body: str) -> str:
-    lines = [line.rstrip() for line in body.split("\n")]
-    while lines and (not lines[-1].strip() or _SEPARATOR_LINE.match(lines[-1])):
-        lines.pop()
-    while lines and (not lines[0].strip() or _SEPARATOR_LINE.match(lines[0])):
-        lines.pop(0)
-    text = "\n".join(lines)
-    return re.sub(r"\n{4,}", "\n\n\n", text)
+    """Lines without trailing whitespace, no blank or separator line at either end, and at
+    most two blank lines in a row."""
+    lines = body.split("\n")
+    if _TRAILING_WHITESPACE.search(body) or lines[-1][-1:].isspace():
+        lines = [line.rstrip() for line in lines]
+    end = len(lines)
+    while end and _is_filler(lines[end - 1]):
+        end -= 1
+    start = 0
+    while start < end and _is_filler(lines[start]):
+        start += 1
+    return _BLANK_LINE_RUN.sub("\n\n\n", "\n".join(lines[start:end]))
+
+
+def _is_filler(line: str) -> bool:
+    return not line.strip() or bool(_SEPARATOR_LINE.match(line))

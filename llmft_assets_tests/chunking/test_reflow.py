@@ -85,8 +85,24 @@ def test_first_line_indented_prose_is_joined() -> None:
     paragraphs = _paragraphs(unwrap_prose(text))
     assert "\n" not in paragraphs[0]
     assert paragraphs[0].startswith("Alice was")  # the indent is layout, not text
-    assert paragraphs[0].split() == alice.split()
+    assert paragraphs[0] == " ".join(alice.split())  # "to do:  once" has one space now
     assert paragraphs[2] == VERSE
+
+
+def test_reflowed_prose_has_one_space_between_sentences() -> None:
+    """Typewriter spacing (two spaces after a full stop) goes with the wraps; verse keeps its
+    spacing, and so does a line that was not wrapped."""
+    spaced = (
+        "Down, down, down.  Would the fall NEVER come to an end!  `I wonder\n"
+        "how many miles I've fallen by this time?'  she said aloud.  `I must\n"
+        "be getting somewhere near the centre of the earth."
+    )
+    one_line = "A line of its own.  With two spaces."
+    text = "\n\n".join([spaced, VERSE.replace(", ", ",  "), one_line])
+    paragraphs = _paragraphs(unwrap_prose(text))
+    assert paragraphs[0] == " ".join(spaced.split())
+    assert paragraphs[1] == VERSE.replace(", ", ",  ")
+    assert paragraphs[2] == one_line
 
 
 def test_a_centred_heading_line_is_not_joined_to_what_follows() -> None:

@@ -172,7 +172,7 @@ def test_counter_for_encodes_tokenizers_that_are_not_byte_level(build) -> None:
     ("change", "text"),
     [
         # A segment that opens with a newline gets a space of its own: one token too many.
-        ("add_prefix_space", "first line\nsecond line"),
+        ("add_prefix_space", "first line\n  second line"),
         # Stripped alone, "  world" loses the space token it has in context.
         ("normalizer", "hello  world"),
         ("no_regex", SAMPLE),
