@@ -30,7 +30,7 @@ _START_MARKER = re.compile(
 )
 _OTHER_HEADER_ENDS = re.compile(
     # 1990s Etexts: the licence ("small print") at the top closes with this line.
-    r"^[ \t]*\*+[ \t]*END[ \t]*\*?[ \t]*THE[ \t]+SMALL[ \t]+PRINT[^\n]*$|"
+    r"^[ \t]*\*+[ \t]*END[ \t]*(?:\*[ \t]*)?THE[ \t]+SMALL[ \t]+PRINT[^\n]*$|"
     # 2002 files that moved the small print to the end say so at the top, like this.
     r"^[^\n]*tells[ \t]+you[ \t]+about[ \t]+restrictions[ \t]+in[ \t]+how[ \t]+the[ \t]+file"
     r"[ \t]+may[ \t]+be[ \t]+used\.?[ \t]*$",
@@ -43,14 +43,15 @@ _FOOTER_MARKERS = (
         re.IGNORECASE | re.MULTILINE,
     ),
     re.compile(
-        rf"^[ \t]*\**[ \t]*End[ \t]+of[ \t]+(?:the[ \t]+|this[ \t]+)?(?:Wiretap/)?{_GUTENBERG}",
+        rf"^[ \t]*(?:\*+[ \t]*)?End[ \t]+of[ \t]+(?:the[ \t]+|this[ \t]+)?(?:Wiretap/)?"
+        rf"{_GUTENBERG}",
         re.IGNORECASE | re.MULTILINE,
     ),
     re.compile(
         rf"^[ \t]*\"?This[ \t]+is[ \t]+the[ \t]+end[ \t]+of[ \t]+the[ \t]+{_GUTENBERG}", re.I
     ),
     re.compile(r"^[ \t]*\*+[ \t]*START\**[ \t]*(?:THE[ \t]+)?SMALL[ \t]+PRINT", re.I | re.M),
-    re.compile(r"^[ \t]*\**[ \t]*START:[ \t]*FULL[ \t]+LICEN[CS]E", re.I | re.M),
+    re.compile(r"^[ \t]*(?:\*+[ \t]*)?START:[ \t]*FULL[ \t]+LICEN[CS]E", re.I | re.M),
     re.compile(rf"^[ \t]*THE[ \t]+FULL[ \t]+{_GUTENBERG}[ \t]+LICEN[CS]E", re.I | re.M),
     re.compile(r"^[ \t]*ETEXT[ \t]+EDITOR['’]S[ \t]+BOOKMARKS", re.I | re.M),
     re.compile(r"^[ \t]*\*+[ \t]*End[ \t]*\*+[ \t]*$", re.I | re.M),
@@ -73,22 +74,24 @@ _RESTRICTIONS = ("estrictions", "ESTRICTIONS")
 # What a credit opens with names the e-text or file ("This etext was", "HTML version"), or
 # nothing: "The supper had been prepared by old Martha" is the author's.
 _CREDIT_OPENING = re.compile(
-    r"^[ \t]*[\[(]?[ \t]*(?:(?:this|the|an?|illustrated|html|plain|ascii|e-?texts?|e-?books?|"
+    r"^[ \t]*(?:[\[(][ \t]*)?(?:(?:this|the|an?|illustrated|html|plain|ascii|e-?texts?|e-?books?|"
     r"texts?|files?|versions?|editions?)[ \t]+){0,3}(?:(?:was|were|is|are|has[ \t]+been|"
     r"have[ \t]+been)[ \t]+)?(?:produced|prepared|created|revised|transcribed|scanned|"
     r"digiti[sz]ed|proofread|updated)\b[^\n]{0,20}?\b(?:by|from)\b",
     re.IGNORECASE,
 )
+# The lookahead on the alternatives' first letters turns most positions away fast.
 _PG_MENTION = re.compile(
-    rf"{_GUTENBERG}|\be-?texts?\b|\be-?books?\b|distributed[ \t]+proofread|\bpgdp\b|"
+    rf"(?=[pedgtmsi\[])(?:{_GUTENBERG}|\be-?texts?\b|\be-?books?\b|"
+    r"distributed[ \t]+proofread|\bpgdp\b|"
     r"gutenberg\.(?:org|net)|this[ \t]+file[ \t]+should[ \t]+be[ \t]+named|"
     r"more[ \t]+information[ \t]+about[ \t]+this[ \t]+book|"
     r"\[portions[ \t]+of[ \t]+this[ \t]+header|short[ \t]+list[ \t]+of[ \t]+bookmarks|"
-    r"images[ \t]+of[ \t]+the[ \t]+original[ \t]+pages[ \t]+are",
+    r"images[ \t]+of[ \t]+the[ \t]+original[ \t]+pages[ \t]+are)",
     re.IGNORECASE | re.MULTILINE,
 )
 _NOTE_HEADING = re.compile(  # matched at the start of a paragraph's first line
-    r"[ \t]*[\[(]?[ \t]*(?:original[ \t]+)?(?:transcriber['’]?s?['’]?[ \t]+notes?|"
+    r"[ \t]*(?:[\[(][ \t]*)?(?:original[ \t]+)?(?:transcriber['’]?s?['’]?[ \t]+notes?|"
     r"note[ \t]+from[ \t]+the[ \t]+transcriber|preparer['’]?s[ \t]+notes?|"
     r"notes?[ \t]+on[ \t]+(?:this|the)[ \t]+e-?text|typographical[ \t]+errors[ \t]+corrected|"
     r"errata[ \t]+\(noted[ \t]+by[ \t]+transcriber|[^\n]{0,40}corrected[ \t]+by[ \t]+the[ \t]+"
@@ -99,7 +102,7 @@ _NOTE_HEADING = re.compile(  # matched at the start of a paragraph's first line
 # further in ("... corrected by the etext transcriber"). The lookahead on two letters turns
 # most lines away before the slower case-insensitive words are tried.
 _NOTE_LEAD = re.compile(
-    r"\n[ \t]*[\[(]?[ \t]*(?=[OoTtNnPpEe][RrOoYy])"
+    r"\n[ \t]*(?:[\[(][ \t]*)?(?=[OoTtNnPpEe][RrOoYy])"
     r"(?:original|transcriber|note|preparer|typographical|errata)",
     re.IGNORECASE,
 )
@@ -115,7 +118,7 @@ _HEADER_FIELD = re.compile(
 )
 _EBOOK_OF = re.compile(
     rf"{_GUTENBERG}[ \t]+{_EBOOK}[ \t]*,?[ \t]+of[ \t]+(?P<title>[^\n*]+?)(?:,[ \t]+by[ \t]+"
-    rf"(?P<author>[^\n*]+?))?[ \t]*\**[ \t]*$",
+    rf"(?P<author>[^\n*]+?))?[ \t]*(?:\*+[ \t]*)?$",
     re.IGNORECASE | re.MULTILINE,
 )
 # Boilerplate that must never survive cleaning; used to reject and by the asset check.
@@ -379,16 +382,22 @@ def _header_fields(header: str) -> tuple[str, str, str]:
 def _tidy(body: str) -> str:
     """Lines without trailing whitespace, no blank or separator line at either end, and at
     most two blank lines in a row."""
-    lines = body.split("\n")
-    if _TRAILING_WHITESPACE.search(body) or lines[-1][-1:].isspace():
-        lines = [line.rstrip() for line in lines]
-    end = len(lines)
-    while end and _is_filler(lines[end - 1]):
-        end -= 1
+    if _TRAILING_WHITESPACE.search(body) or body.rstrip("\n")[-1:].isspace():
+        body = "\n".join([line.rstrip() for line in body.split("\n")])
+    end = len(body)
+    while end:  # filler lines at the end, last first
+        line = body.rfind("\n", 0, end) + 1
+        if not _is_filler(body[line:end]):
+            break
+        end = max(line - 1, 0)
     start = 0
-    while start < end and _is_filler(lines[start]):
-        start += 1
-    return _BLANK_LINE_RUN.sub("\n\n\n", "\n".join(lines[start:end]))
+    while start < end:  # and at the start
+        line_end = body.find("\n", start, end)
+        line_end = end if line_end == -1 else line_end
+        if not _is_filler(body[start:line_end]):
+            break
+        start = line_end + 1
+    return _BLANK_LINE_RUN.sub("\n\n\n", body[start:end])
 
 
 def _is_filler(line: str) -> bool:
