@@ -38,7 +38,7 @@ class ChunkingResult:
     dropped_tokens: int  # tokens in chunks too short to keep that no neighbour could take
 
 
-@dataclass
+@dataclass(slots=True)
 class _Unit:
     text: str
     joiner: str  # what goes before it when it follows another unit in a chunk
@@ -53,11 +53,9 @@ def chunk_text(
     if not 0 < min_tokens <= target_tokens:
         raise ValueError(f"need 0 < min_tokens <= target_tokens, got {min_tokens}, {target_tokens}")
     packer = _Packer(counter, target_tokens, min_tokens)
-    paragraphs = (p.strip("\n").rstrip() for p in _PARAGRAPHS.split(text))
-    chunks = packer.pack(
-        deque(packer.unit(p, PARAGRAPH_BREAK, True) for p in paragraphs if p.strip())
-    )
-    return packer.merge_short(chunks)
+    paragraphs = [p.strip("\n").rstrip() for p in _PARAGRAPHS.split(text)]
+    units = deque([packer.unit(p, PARAGRAPH_BREAK, True) for p in paragraphs if p.strip()])
+    return packer.merge_short(packer.pack(units))
 
 
 class _Packer:

@@ -14,7 +14,7 @@ tokenize apart."""
 from __future__ import annotations
 
 import re
-from itertools import compress
+from itertools import chain, compress
 from operator import not_
 
 _PARAGRAPHS = re.compile(r"(\n[ \t]*\n+)")
@@ -25,26 +25,25 @@ _SPACE_RUN = re.compile("  +")
 
 
 def unwrap_prose(text: str) -> str:
-    lines = text.split("\n")
-    # Lengths of the non-blank lines, counted without a Python loop (books are megabytes).
+    body = text.strip("\n")  # newlines before the first paragraph and after the last stay
+    start = len(text) - len(text.lstrip("\n"))
+    parts = _PARAGRAPHS.split(body)  # even indexes are paragraphs, odd are separators
+    paragraph_lines = [paragraph.split("\n") for paragraph in parts[::2]]
+    # The typical width of the non-blank lines, found without a Python loop over lines.
+    lines = list(chain.from_iterable(paragraph_lines))
     lengths = sorted(filter(None, compress(map(len, lines), map(not_, map(str.isspace, lines)))))
     if not lengths:
         return text
-    width = lengths[int(0.9 * (len(lengths) - 1))]
-    minimum = _WRAPPED_SHARE * width
-    body = text.strip("\n")  # newlines before the first paragraph and after the last stay
-    start = len(text) - len(text.lstrip("\n"))
-    parts = _PARAGRAPHS.split(body)
-    for index in range(0, len(parts), 2):  # even indexes are paragraphs, odd are separators
-        parts[index] = _reflowed(parts[index], minimum)
+    minimum = _WRAPPED_SHARE * lengths[int(0.9 * (len(lengths) - 1))]
+    for index, lines in zip(range(0, len(parts), 2), paragraph_lines, strict=True):
+        parts[index] = _reflowed(parts[index], lines, minimum)
     return text[:start] + "".join(parts) + text[start + len(body) :]
 
 
-def _reflowed(paragraph: str, minimum: float) -> str:
-    if "\n" not in paragraph:
+def _reflowed(paragraph: str, lines: list[str], minimum: float) -> str:
+    if len(lines) == 1:
         return paragraph.lstrip()
     if not _INDENTED_LINE.search(paragraph):  # most paragraphs: no line indented but the first
-        lines = paragraph.split("\n")
         indent = len(lines[0]) - len(lines[0].lstrip(" "))
         if (
             indent <= _PARAGRAPH_INDENT
@@ -52,9 +51,8 @@ def _reflowed(paragraph: str, minimum: float) -> str:
             and min(map(len, lines[:-1])) >= minimum
         ):
             return _joined(lines)
-        lines[0] = lines[0].lstrip()
-        return "\n".join(lines)
-    lines = _without_margin(paragraph.split("\n"))
+        return paragraph[len(lines[0]) - len(lines[0].lstrip()) :]  # the first line's indent
+    lines = _without_margin(lines)
     # A first line indented by a few spaces opens a paragraph; it is not a block quote.
     indent = len(lines[0]) - len(lines[0].lstrip(" "))
     if (
@@ -63,8 +61,8 @@ def _reflowed(paragraph: str, minimum: float) -> str:
         and not any(line[:1].isspace() for line in [lines[0][indent:], *lines[1:]])
     ):
         return _joined(lines)
-    lines[0] = lines[0].lstrip()  # a first line set in further than the rest is centred
-    return "\n".join(lines)
+    # A first line set in further than the rest is centred (the rest keep their indents).
+    return "\n".join([lines[0].lstrip(), *lines[1:]])
 
 
 def _joined(lines: list[str]) -> str:
