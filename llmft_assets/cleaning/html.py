@@ -26,6 +26,8 @@ _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 _TITLE_SEPARATOR = re.compile(r"\s+(?:[-|–—·]|::)\s+")
 _TITLE_BYLINE = re.compile(r"\s+[-|–—·]\s+by\s+\S", re.IGNORECASE)
 _PLAIN_QUOTES = str.maketrans("‘’“”", "''\"\"")
+# A block that is only a number such as "14" or "1.2K": a like, clap or response counter.
+_ENGAGEMENT_COUNT = re.compile(r"\d[\d.,]*\s*[KkMm]?\Z")
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,10 @@ def extract_article(html: str, *, file_name: str | None = None) -> Article:
     blocks = _render_blocks(extracted.body) if extracted is not None else []
     if blocks and title and _same_words(blocks[0], title):
         blocks = blocks[1:]
+    while blocks and _ENGAGEMENT_COUNT.match(blocks[0]):  # a clap or like counter by the title
+        blocks = blocks[1:]
+    while blocks and _ENGAGEMENT_COUNT.match(blocks[-1]):
+        blocks = blocks[:-1]
     text = "\n\n".join(blocks)
     if len(text) < _MIN_TEXT_CHARS:
         raise DocumentError("no article text found in the HTML (truncated or not a post?)")

@@ -141,6 +141,7 @@ def test_code_blocks_keep_their_indentation() -> None:
         ),
         ("91230475.stop-reaching-for-spark.html", "Cluster or laptop? For most jobs"),
         ("airflow-vs-dagster-an-honest-take.html", "Two orchestrators, one on-call rotation."),
+        ("airflow-vs-dagster-an-honest-take.html", "1.2K"),  # the clap counter
         ("delta-lake-vs-iceberg-pick-one-and-move-on.html", "Photo by a friend who is very"),
         # scripts and styles
         ("kimball-is-not-dead.html", "gtag("),
@@ -315,3 +316,12 @@ def test_xml_declaration_in_bytes_decoded_first() -> None:
         + b"</article></body></html>"
     )
     assert extract_article(decode_text(data).text).title == "Café"
+
+
+def test_counters_around_the_article_go_and_numbers_in_it_stay() -> None:
+    html = (
+        "<!doctype html><html><body><article><h1>Counting things</h1><p>1.2K</p>"
+        f"<p>{ARTICLE_TEXT}</p><p>42</p><p>{ARTICLE_TEXT}</p><p>14</p></article></body></html>"
+    )
+    blocks = extract_article(html).text.split("\n\n")
+    assert blocks == [ARTICLE_TEXT, "42", ARTICLE_TEXT]
