@@ -5,11 +5,12 @@ then encode each piece on its own, so a text's token count is the sum of its pie
 No piece spans a space that is followed by a non-space character: the space opens the next
 piece (" word", " 42", " ...") and nothing before it reaches past it. So when every space in
 a text is followed by a non-space, the count is the count of the first word plus that of
-" " + each later word, cut with `str.split(" ")`. `ByteLevelCounter` caches those per word:
-after warm-up a count costs one split and a dict lookup per word. Text with runs of spaces
-or a space before other whitespace is counted per whitespace-led segment instead (a run of
-whitespace and the non-space run after it), which sums just as exactly. Both are tested
-against the tokenizer. Other tokenizers are counted by encoding; with no tokenizer,
+" " + each later word. `ByteLevelCounter` stores those counts per word in a small C table
+(`_wordcounts.c`) that cuts a text at its spaces and adds the counts up without making a
+string per word: after warm-up a count costs a hash and a probe per word. Text with runs of
+spaces or a space before other whitespace is counted per whitespace-led segment instead (a
+run of whitespace and the non-space run after it), which sums just as exactly. Both are
+tested against the tokenizer. Other tokenizers are counted by encoding; with no tokenizer,
 characters / 4 stand in.
 """
 
