@@ -72,7 +72,11 @@ def base_model(
 class TrainingConfig(dg.Config):
     lora_r: int = Field(default=16, description="LoRA rank.")
     lora_alpha: int = 32
-    lora_dropout: float = 0.05
+    lora_dropout: float = Field(
+        default=0.0,
+        description="Dropout on the LoRA input; above 0 it copies each adapted layer's input "
+        "every step, which slows training.",
+    )
     target_modules: list[str] = Field(
         default_factory=lambda: ["all-linear"], description="Module names, or all-linear."
     )
@@ -178,6 +182,7 @@ def lora_adapter(
             "format": fmt.value,
             "device": report.device,
             "quantization": report.quantization,
+            "precision": report.precision,
             "steps": report.steps,
             "resumed_from_step": report.resumed_from_step,
             "train_tokens": report.train_tokens,

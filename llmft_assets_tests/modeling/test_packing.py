@@ -42,10 +42,12 @@ def model(tiny_model_dir: Path) -> torch.nn.Module:
 def trainer(
     model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, tmp_path_factory
 ) -> SFTTrainer:
-    """A trainer configured as train_lora configures it, to compute the loss its way."""
+    """A trainer configured as train_lora configures it, to compute the loss its way (in fp32,
+    so that packed and unpacked losses compare closely)."""
     settings = TrainingSettings(max_steps=1)
     plan = MemoryPlan(batch_size=4, gradient_checkpointing=False, estimated_peak_gib=0.0)
-    config = _sft_config(settings, plan, tmp_path_factory.mktemp("sft"), False, False)
+    output_dir = tmp_path_factory.mktemp("sft")
+    config = _sft_config(settings, plan, output_dir, cuda=False, bf16=False, fused_loss=False)
     data = Dataset.from_dict({"text": SENTENCES})
     return SFTTrainer(
         model=model, args=config, train_dataset=data, eval_dataset=data, processing_class=tokenizer

@@ -17,6 +17,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenize
 from llmft_assets.modeling.evaluation import IGNORE, hf_perplexity
 from llmft_assets.modeling.training import (
     TrainingSettings,
+    cpu_computes_bf16,
     load_adapted_model,
     pick_pad_token,
     to_trl_records,
@@ -185,6 +186,7 @@ def test_train_lora_on_completion_text(tiny_model_dir: Path, tmp_path: Path) -> 
 
     # The report.
     assert report.device == "cpu"
+    assert report.precision == ("bf16 mixed" if cpu_computes_bf16() else "fp32")
     assert report.steps == SETTINGS.max_steps
     assert report.resumed_from_step == 0
     assert report.train_tokens > 0
@@ -357,3 +359,13 @@ def test_a_resumed_run_ends_where_an_uninterrupted_one_does(
     assert report_b.tokens_per_second == pytest.approx(
         report_b.train_tokens / report_b.train_seconds
     )
+
+
+def test_cpu_computes_bf16_follows_the_cpu_flags() -> None:
+    """bf16 autocast only where the chip multiplies bf16 natively (emulated bf16 is slower);
+    the flags come from Linux, the only system the project runs on."""
+    flags = set()
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("flags"):
+            flags.update(line.split(":", 1)[1].split())
+    assert cpu_computes_bf16() == bool({"avx512_bf16", "amx_tile"} & flags)
