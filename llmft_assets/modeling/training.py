@@ -1,6 +1,6 @@
 """LoRA fine-tuning with TRL's SFTTrainer: QLoRA (4-bit NF4) on CUDA, plain LoRA on CPU.
-Both train in bf16 mixed precision where the chip computes bf16 natively (on CPUs, AVX512-BF16
-or AMX): fp32 weights and optimizer, bf16 matrix products.
+Both multiply in bf16 where the chip does so natively; on CPUs (AVX512-BF16 or AMX) that is
+mixed precision, with weights and optimizer state kept in fp32.
 
 `train_lora` is the one entry point; the `lora_adapter` asset and the GPU benchmark call it.
 It evaluates the untouched base on the validation split first (LoRA starts as a no-op), trains
