@@ -1,13 +1,14 @@
 """CPU LoRA training throughput: precision (fp32, bf16 mixed) x LoRA dropout (0, 0.05).
 
 Runs `train_lora`, the function the `lora_adapter` asset calls, on the base model and dataset
-that `make demo` stored in $DAGSTER_HOME/llmft-data, with the demo's batch shape, a few steps per
-variant, the variants interleaved over several rounds so that a noisy machine affects them
-alike. `train_lora` picks bf16 by asking `cpu_computes_bf16()`; to measure both precisions on one
-machine this script answers that question itself. bf16 is only meaningful where the CPU has
-AVX512-BF16 or AMX (elsewhere it is emulated, and the script says so).
+that `make demo` stored (the artifact store the environment configures, as for the assets),
+with the demo's training config, a few steps per variant, the variants interleaved over several
+rounds so that a noisy machine affects them alike. `train_lora` picks bf16 by asking
+`cpu_computes_bf16()`; to measure both precisions on one machine this script answers that
+question itself. bf16 is only meaningful where the CPU has AVX512-BF16 or AMX (elsewhere it is
+emulated, and the script says so).
 
-    make demo && .venv/bin/python benchmarks/cpu_train.py --steps 8 --rounds 2
+    make demo && DAGSTER_HOME=$PWD/.dagster_home .venv/bin/python benchmarks/cpu_train.py
 
 Prints one line per run, then the median tokens/s of each variant and its ratio to the old
 default (fp32, dropout 0.05).
@@ -16,17 +17,21 @@ default (fp32, dropout 0.05).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
+import yaml
 from datasets import load_from_disk
 
+from llmft_assets.defs import layout
+from llmft_assets.defs.modeling import TrainingConfig, stored_dataset_format
+from llmft_assets.defs.resources import resources_from_environment
 from llmft_assets.modeling import training
-from llmft_assets.training_data.formats import DatasetFormat
 
+DEMO_CONFIG = Path(__file__).parents[1] / "llmft_assets" / "configs" / "cpu_demo.yaml"
 BASELINE = ("fp32", 0.05)
 
 
@@ -38,20 +43,19 @@ class _NoCheckpoints:
         pass
 
 
-def current_version(asset_dir: Path) -> Path:
-    """The folder the artifact store's CURRENT.json pointer names."""
-    return asset_dir / json.loads((asset_dir / "CURRENT.json").read_text())["version"]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
 
-    data = Path(os.environ.get("DAGSTER_HOME", ".dagster_home")) / "llmft-data"
-    base_dir = current_version(data / "base_model")
-    dataset = load_from_disk(str(current_version(data / "training_dataset")))
+    store = resources_from_environment()["artifact_store"].store()
+    base_dir = store.read_tree(layout.BASE_MODEL)
+    dataset_dir = store.read_tree(layout.DATASET)
+    dataset = load_from_disk(str(dataset_dir))
+    fmt = stored_dataset_format(dataset_dir)
+    demo = yaml.safe_load(DEMO_CONFIG.read_text())["ops"]["lora_adapter"]["config"]
+    demo_settings = TrainingConfig(**demo).settings()
     native = training.cpu_computes_bf16()
     print(f"cpu computes bf16 natively: {native}; {os.cpu_count()} cores; {args.steps} steps")
 
@@ -60,12 +64,9 @@ def main() -> None:
         for precision in ("fp32", "bf16"):
             for dropout in (0.05, 0.0):
                 training.cpu_computes_bf16 = lambda precision=precision: precision == "bf16"
-                settings = training.TrainingSettings(
+                settings = replace(
+                    demo_settings,
                     max_steps=args.steps,
-                    batch_size=4,
-                    max_length=320,
-                    packing=False,
-                    learning_rate=1e-3,
                     lora_dropout=dropout,
                     eval_steps=10**6,
                     save_steps=10**6,
@@ -75,7 +76,7 @@ def main() -> None:
                     _, report, _ = training.train_lora(
                         base_dir,
                         dataset,
-                        DatasetFormat.messages,
+                        fmt,
                         settings,
                         Path(work_dir),
                         _NoCheckpoints(),

@@ -69,6 +69,11 @@ def base_model(
     )
 
 
+def stored_dataset_format(dataset_dir: Path) -> DatasetFormat:
+    """The format `training_dataset` built the dataset in (written beside it)."""
+    return DatasetFormat(json.loads((dataset_dir / layout.DATASET_INFO).read_text())["format"])
+
+
 class TrainingConfig(dg.Config):
     lora_r: int = Field(default=16, description="LoRA rank.")
     lora_alpha: int = 32
@@ -130,7 +135,7 @@ def lora_adapter(
     store = artifact_store.store()
     base_dir = store.read_tree(layout.BASE_MODEL)
     dataset_dir = store.read_tree(layout.DATASET)
-    fmt = DatasetFormat(json.loads((dataset_dir / layout.DATASET_INFO).read_text())["format"])
+    fmt = stored_dataset_format(dataset_dir)
     settings = config.settings()
     # Checkpoints belong to one training job: these settings on this base and this dataset.
     job = hashlib.sha256(
