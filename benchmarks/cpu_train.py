@@ -23,24 +23,11 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-import yaml
-from datasets import load_from_disk
+from demo_inputs import demo_inputs
 
-from llmft_assets.defs import layout
-from llmft_assets.defs.modeling import TrainingConfig, stored_dataset_format
-from llmft_assets.defs.resources import resources_from_environment
 from llmft_assets.modeling import training
 
-DEMO_CONFIG = Path(__file__).parents[1] / "llmft_assets" / "configs" / "cpu_demo.yaml"
 BASELINE = ("fp32", 0.05)
-
-
-class _NoCheckpoints:
-    def latest(self, local_dir: Path) -> Path | None:
-        return None
-
-    def save(self, checkpoint: Path) -> None:
-        pass
 
 
 def main() -> None:
@@ -48,14 +35,10 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
+    if args.steps <= training.WARMUP_STEPS:
+        parser.error(f"--steps must exceed the {training.WARMUP_STEPS} warm-up steps not timed")
 
-    store = resources_from_environment()["artifact_store"].store()
-    base_dir = store.read_tree(layout.BASE_MODEL)
-    dataset_dir = store.read_tree(layout.DATASET)
-    dataset = load_from_disk(str(dataset_dir))
-    fmt = stored_dataset_format(dataset_dir)
-    demo = yaml.safe_load(DEMO_CONFIG.read_text())["ops"]["lora_adapter"]["config"]
-    demo_settings = TrainingConfig(**demo).settings()
+    demo = demo_inputs()
     native = training.cpu_computes_bf16()
     print(f"cpu computes bf16 natively: {native}; {os.cpu_count()} cores; {args.steps} steps")
 
@@ -65,7 +48,7 @@ def main() -> None:
             for dropout in (0.05, 0.0):
                 training.cpu_computes_bf16 = lambda precision=precision: precision == "bf16"
                 settings = replace(
-                    demo_settings,
+                    demo.settings,
                     max_steps=args.steps,
                     lora_dropout=dropout,
                     eval_steps=10**6,
@@ -74,12 +57,12 @@ def main() -> None:
                 )
                 with tempfile.TemporaryDirectory() as work_dir:
                     _, report, _ = training.train_lora(
-                        base_dir,
-                        dataset,
-                        fmt,
+                        demo.base_dir,
+                        demo.dataset,
+                        demo.fmt,
                         settings,
                         Path(work_dir),
-                        _NoCheckpoints(),
+                        training.NoCheckpointSync(),
                         log=lambda message: None,
                     )
                 rate = report.steady_tokens_per_second

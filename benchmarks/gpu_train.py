@@ -78,7 +78,12 @@ def run_ours(folder: Path, arch: str, steps: int, max_len: int, lean: bool) -> d
     import torch
     from datasets import Dataset, DatasetDict
 
-    from llmft_assets.modeling.training import WARMUP_STEPS, TrainingSettings, train_lora
+    from llmft_assets.modeling.training import (
+        WARMUP_STEPS,
+        NoCheckpointSync,
+        TrainingSettings,
+        train_lora,
+    )
     from llmft_assets.training_data.formats import DatasetFormat
 
     texts = documents(ARCHS[arch][5], max_len)
@@ -103,13 +108,6 @@ def run_ours(folder: Path, arch: str, steps: int, max_len: int, lean: bool) -> d
         max_memory_gib=20.0 if lean else None,
     )
 
-    class NoCheckpoints:
-        def latest(self, local_dir: Path) -> None:
-            return None
-
-        def save(self, checkpoint: Path) -> None:
-            pass
-
     with tempfile.TemporaryDirectory() as tmp:
         _, report, _ = train_lora(
             folder,
@@ -117,7 +115,7 @@ def run_ours(folder: Path, arch: str, steps: int, max_len: int, lean: bool) -> d
             DatasetFormat.completion,
             settings,
             Path(tmp),
-            NoCheckpoints(),
+            NoCheckpointSync(),
             log=lambda m: print(m, file=sys.stderr),
         )
     return {

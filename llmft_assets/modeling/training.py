@@ -79,6 +79,16 @@ class CheckpointSync(Protocol):
         """Store a checkpoint the trainer just wrote."""
 
 
+class NoCheckpointSync:
+    """Checkpoints stay in the run's work folder: for throwaway runs (benchmarks, sweeps)."""
+
+    def latest(self, local_dir: Path) -> Path | None:
+        return None
+
+    def save(self, checkpoint: Path) -> None:
+        pass
+
+
 @dataclass
 class TrainingReport:
     device: str
