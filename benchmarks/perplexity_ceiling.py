@@ -16,7 +16,7 @@ model and budget whatever the split.
     make demo && DAGSTER_HOME=$PWD/.dagster_home .venv/bin/python benchmarks/perplexity_ceiling.py
 
 Prints, for each variant, the base and fine-tuned perplexity on the held-out chunks and their
-ratio. About 25 minutes on 2 cores.
+ratio. About 17 minutes on 2 cores (16 min 44 s measured on 2026-11-28).
 """
 
 from __future__ import annotations
