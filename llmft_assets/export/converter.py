@@ -65,8 +65,10 @@ def fetch() -> Path:
                     "download",
                     "--quiet",
                     "--no-deps",
+                    # The sdist of this package only: ":all:" would build its build
+                    # dependencies from source too, each in a new isolated environment.
                     "--no-binary",
-                    ":all:",
+                    "llama-cpp-python",
                     f"llama-cpp-python=={VERSION}",
                     "--dest",
                     tmp,
@@ -83,6 +85,17 @@ def fetch() -> Path:
     return target
 
 
+# The "data" filter (Python 3.11.4+; Debian bookworm has 3.11.2) also sanitizes modes.
+_SAFE_EXTRACT = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+
+
+def _check_member(member: tarfile.TarInfo) -> None:
+    """Only plain files and folders inside the destination, on every Python."""
+    path = Path(member.name)
+    if not (member.isfile() or member.isdir()) or path.is_absolute() or ".." in path.parts:
+        raise tarfile.TarError(f"{SDIST_NAME}: refusing to unpack {member.name!r}")
+
+
 def _unpack_converter(sdist: Path, destination: Path) -> None:
     staging = Path(tempfile.mkdtemp(dir=destination.parent, prefix=".converter-"))
     try:
@@ -94,7 +107,8 @@ def _unpack_converter(sdist: Path, destination: Path) -> None:
             ]
             for member in members:
                 member.name = member.name[len(_VENDOR) :]
-            archive.extractall(staging, members=members, filter="data")
+                _check_member(member)
+            archive.extractall(staging, members=members, **_SAFE_EXTRACT)
         os.replace(staging, destination)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

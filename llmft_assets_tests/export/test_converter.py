@@ -105,9 +105,16 @@ def _tar(members: dict[str, bytes], links: dict[str, str] | None = None) -> byte
     ],
     ids=["path-traversal", "absolute-symlink"],
 )
+# Without tarfile's "data" filter, as on Debian bookworm's Python 3.11.2 (the Docker base).
+@pytest.mark.parametrize("extract_filter", [{"filter": "data"}, {}], ids=["filter", "no-filter"])
 def test_unpack_refuses_members_that_leave_the_folder(
-    members: dict[str, bytes], links: dict[str, str] | None, tmp_path: Path
+    members: dict[str, bytes],
+    links: dict[str, str] | None,
+    extract_filter: dict,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(converter, "_SAFE_EXTRACT", extract_filter)
     sdist = tmp_path / "evil.tar.gz"
     sdist.write_bytes(_tar(members, links))
     destination = tmp_path / "cache" / "converter"
