@@ -1,5 +1,6 @@
-"""The docker stack, as far as it can be checked without a Docker engine: the compose file is
-valid, and its instance config (docker/dagster.yaml) works against a real PostgreSQL and S3."""
+"""The docker stack's files, checked without a Docker engine (fast tier): the compose file is
+valid, and its instance config (docker/dagster.yaml) works against a real PostgreSQL and S3.
+test_stack_e2e.py runs the stack itself."""
 
 from __future__ import annotations
 
@@ -38,6 +39,11 @@ def test_the_compose_file_is_valid_and_wires_the_stack() -> None:
     assert {"postgres", "minio", "user_code", "webserver", "daemon"} <= set(services)
     assert "/var/run/docker.sock:/var/run/docker.sock" in str(services["daemon"]["volumes"])
     assert services["webserver"]["environment"]["DAGSTER_POSTGRES_HOST"] == "postgres"
+    # One Dockerfile; the CUDA image differs only by its build arguments.
+    cpu, gpu = services["user_code"]["build"], services["gpu_image"]["build"]
+    assert cpu["dockerfile"] == gpu["dockerfile"] == "docker/Dockerfile"
+    assert cpu["args"]["BASE_IMAGE"] == gpu["args"]["BASE_IMAGE"] == "python:3.11-slim-bookworm"
+    assert gpu["args"]["LLMFT_EXTRAS"] == "deploy,cuda"
 
 
 @pytest.fixture
@@ -73,6 +79,7 @@ def stack_home(
         "LLMFT_S3_ENDPOINT_URL": s3_endpoint,
         "LLMFT_CPU_IMAGE": "llmft:latest",
         "LLMFT_GPU_IMAGE": "llmft-cuda:latest",
+        "LLMFT_DOCKER_NETWORK": "llmft",
     }.items():
         monkeypatch.setenv(name, value)
     home = tmp_path / "stack_home"
@@ -95,6 +102,8 @@ def test_the_stack_instance_keeps_runs_in_postgres_and_logs_in_s3(
         gpu = launcher.launchers["gpu"]
         assert gpu.image == "llmft-cuda:latest"
         assert gpu.container_kwargs["device_requests"][0]["capabilities"] == [["gpu"]]
+        assert gpu.networks == ["llmft"]
+        assert instance.run_monitoring_enabled and instance.run_retries_enabled
 
         stack = Deployment(
             instance,
