@@ -8,7 +8,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 # Build llama.cpp for any x86-64 CPU, so a cached wheel works on other machines too.
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 
-.PHONY: setup demo test stack-test lint ui system-deps
+.PHONY: setup demo test stack-test cuda-image lint ui system-deps
 
 setup: $(STAMP)
 
@@ -40,7 +40,7 @@ ui: setup $(DAGSTER_HOME)/dagster.yaml
 test: setup system-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest -m "not stack"
+	$(BIN)/pytest -m "not stack and not cuda_image"
 	$(MAKE) stack-test
 
 # The docker stack for real: a Docker engine (installed and started when none answers, as
@@ -48,6 +48,10 @@ test: setup system-deps
 # GraphQL API, faults, down/up. See llmft_assets_tests/docker/test_stack_e2e.py.
 stack-test: setup
 	$(BIN)/pytest -m stack -s llmft_assets_tests/docker
+
+# Build the CUDA image once and check it imports and loads (about 3 GB of CUDA wheels).
+cuda-image: setup
+	$(BIN)/pytest -m cuda_image -s llmft_assets_tests/docker
 
 lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

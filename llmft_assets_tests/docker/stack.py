@@ -161,18 +161,9 @@ def ensure_base_image(tag: str = BASE_IMAGE) -> str:
 def hand_torch_wheel() -> str:
     """Put the CPU torch wheel this host's pip takes into docker/wheels (PyTorch's index is
     out of reach here); return the requirement that names it exactly."""
+    folder = str(HANDED_WHEELS)
     run_command(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--quiet",
-            "--no-deps",
-            "--dest",
-            str(HANDED_WHEELS),
-            TORCH,
-        ],
+        [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", folder, TORCH],
         what=f"pip download {TORCH}",
         fix="this host's pip must find a CPU torch wheel",
     )
@@ -304,7 +295,7 @@ class Stack:
 
 def inspect(container: str) -> dict:
     done = run_command(
-        ["docker", "inspect", container], what=f"docker inspect {container}", fix="-"
+        ["docker", "inspect", container], what=f"docker inspect {container}", fix="is it up?"
     )
     return json.loads(done.stdout)[0]
 
