@@ -42,6 +42,12 @@ class Duplicate:
     similarity: float
 
 
+def keep_rank(flags: str, char_count: int) -> tuple[bool, int]:
+    """A cleaned document's `DedupCandidate.rank`: copies whose Project Gutenberg markers were
+    found first (a copy without them may still carry a licence), then the longest."""
+    return ("no_markers" in flags, -char_count)
+
+
 def normalized_hash(text: str) -> str:
     return hashlib.sha256(" ".join(text.casefold().split()).encode()).hexdigest()
 

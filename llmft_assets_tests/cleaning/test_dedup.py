@@ -10,6 +10,7 @@ from llmft_assets.cleaning.dedup import (
     DedupCandidate,
     Duplicate,
     find_duplicates,
+    keep_rank,
     minhash_signature,
     normalized_hash,
 )
@@ -39,9 +40,9 @@ def books() -> dict[str, CleanedDocument]:
 
 
 def candidate(document: CleanedDocument) -> DedupCandidate:
-    """Ranked as the pipeline ranks them: copies whose markers were found, then the longest."""
+    """Ranked as the pipeline ranks them."""
     return DedupCandidate(
-        document.doc_id, document.text, ("no_markers" in document.flags, -document.char_count)
+        document.doc_id, document.text, keep_rank(document.flags, document.char_count)
     )
 
 
@@ -192,9 +193,10 @@ def test_near_duplicates_follow_the_rank_too() -> None:
     # As the pipeline ranks: a copy whose markers were found beats a longer one without.
     words = essay(8, words=1500).split()
     longer = [*words, "with", "a", "preface", "of", "its", "own"]
+    marked, unmarked = " ".join(words), " ".join(longer)
     candidates = [
-        DedupCandidate("marked", " ".join(words), (False, -len(words))),
-        DedupCandidate("unmarked", " ".join(longer), (True, -len(longer))),
+        DedupCandidate("marked", marked, keep_rank("", len(marked))),
+        DedupCandidate("unmarked", unmarked, keep_rank("no_markers", len(unmarked))),
     ]
     assert find_duplicates(candidates) == [
         Duplicate("unmarked", "marked", "near", pytest.approx(1.0, abs=0.1))
