@@ -11,14 +11,40 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from datasets import Dataset, DatasetDict
+from pydantic import BaseModel, Field
 
+from llmft_assets.reports import Report
+from llmft_assets.training_data.card import dataset_card
 from llmft_assets.training_data.formats import DatasetFormat, request_for, to_record
 
 TRAIN = "train"
 VALIDATION = "validation"
+
+
+class DatasetSettings(BaseModel):
+    format: DatasetFormat = Field(
+        default=DatasetFormat.completion,
+        description="completion, conversations, messages or input_response.",
+    )
+    validation_fraction: float = Field(default=0.1, description="Share of tokens held out.")
+    seed: int = Field(default=42, description="Seeds the split by document.")
+
+
+@dataclass(frozen=True)
+class DatasetReport(Report):
+    """What `training_dataset` built; stored inside the dataset, where training reads its format."""
+
+    format: DatasetFormat
+    records: dict[str, int]  # per split
+    train_tokens: int
+    validation_tokens: int
+    validation_documents: tuple[str, ...]
+    example: dict[str, Any]  # the first validation record
 
 
 @dataclass(frozen=True)
@@ -67,3 +93,26 @@ def build_dataset(
         splits[split].append(record)
     dataset = DatasetDict({name: Dataset.from_list(rows) for name, rows in splits.items()})
     return dataset, plan
+
+
+def run_dataset(
+    chunks: pd.DataFrame, settings: DatasetSettings, tokenizer: str, folder: Path
+) -> DatasetReport:
+    """Save the dataset of `chunks` (counted in `tokenizer`'s tokens) with its card to `folder`.
+
+    Raises ValueError when the chunks cannot be split as asked.
+    """
+    dataset, plan = build_dataset(
+        chunks, settings.format, settings.validation_fraction, settings.seed
+    )
+    dataset.save_to_disk(folder)
+    (folder / "README.md").write_text(dataset_card(dataset, chunks, settings.format, tokenizer))
+    tokens = chunks.groupby("doc_id").token_count.sum()
+    return DatasetReport(
+        format=settings.format,
+        records={name: len(split) for name, split in dataset.items()},
+        train_tokens=int(tokens[sorted(plan.train_docs)].sum()),
+        validation_tokens=int(tokens[sorted(plan.validation_docs)].sum()),
+        validation_documents=tuple(sorted(plan.validation_docs)),
+        example=dataset[VALIDATION][0],
+    )

