@@ -9,7 +9,8 @@ from llmft_assets.defs.automation import (
     retrain_model_job,
     weekly_retraining,
 )
-from llmft_assets.defs.checks import DATA_CHECKS, MODEL_CHECKS
+from llmft_assets.defs.data_checks import DATA_CHECKS
+from llmft_assets.defs.model_checks import MODEL_CHECKS
 from llmft_assets.defs.ingestion import (
     blog_posts_html,
     cleaned_documents,

@@ -10,7 +10,7 @@ from pathlib import Path
 import dagster as dg
 
 from llmft_assets.definitions import DATA_ASSETS
-from llmft_assets.defs.checks import DATA_CHECKS
+from llmft_assets.defs.data_checks import DATA_CHECKS
 from llmft_assets.defs.ingestion import (
     blog_posts_html,
     cleaned_documents,
