@@ -71,6 +71,11 @@ def token_counter(tokenizer: str) -> TokenCounter:
     return counter_for(loaded.backend_tokenizer, name=tokenizer)
 
 
+def text_to_chunk(source: str, text: str) -> str:
+    """A document's text as the chunker gets it: book prose, hard-wrapped, is reflowed."""
+    return unwrap_prose(text) if source == GUTENBERG else text
+
+
 def run_chunking(
     documents: pd.DataFrame, settings: ChunkingSettings
 ) -> tuple[pd.DataFrame, ChunkingReport]:
@@ -90,7 +95,7 @@ def run_chunking(
     rows: list[dict[str, object]] = []
     dropped_tokens = 0
     for doc in documents[~documents.doc_id.isin(dropped)].itertuples():
-        text = unwrap_prose(doc.text) if doc.source == GUTENBERG else doc.text
+        text = text_to_chunk(doc.source, doc.text)
         result = chunk_text(text, counter, settings.target_tokens, settings.min_tokens)
         dropped_tokens += result.dropped_tokens
         for position, (chunk, tokens) in enumerate(result.chunks):
