@@ -10,13 +10,13 @@ from llmft_assets.defs.automation import (
     weekly_retraining,
 )
 from llmft_assets.defs.data_checks import DATA_CHECKS
-from llmft_assets.defs.model_checks import MODEL_CHECKS
 from llmft_assets.defs.ingestion import (
     blog_posts_html,
     cleaned_documents,
     document_catalog,
     gutenberg_books,
 )
+from llmft_assets.defs.model_checks import MODEL_CHECKS
 from llmft_assets.defs.modeling import base_model, gguf_model, lora_adapter, merged_model
 from llmft_assets.defs.preparation import text_chunks, training_dataset
 from llmft_assets.defs.resources import resources_from_environment
@@ -30,9 +30,12 @@ DATA_ASSETS = [
     training_dataset,
 ]
 MODEL_ASSETS = [base_model, lora_adapter, merged_model, gguf_model]
+# Every asset, in the order a run of the whole graph materializes them: the pipeline command
+# and the tests derive their steps and asset lists from this one list.
+ASSETS = [*DATA_ASSETS, *MODEL_ASSETS]
 
 defs = dg.Definitions(
-    assets=[*DATA_ASSETS, *MODEL_ASSETS],
+    assets=ASSETS,
     asset_checks=[*DATA_CHECKS, *MODEL_CHECKS],
     jobs=[discover_documents_job, retrain_model_job],
     schedules=[daily_ingestion_schedule, weekly_retraining],

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -24,18 +25,35 @@ CODE_LOCATION = "llmft_assets.definitions"
 
 @dataclass(frozen=True)
 class Step:
+    """One `dagster asset materialize` command: assets of one group that run together."""
+
     assets: tuple[str, ...]
     partition_set: str | None = None
+    group: str = ""
 
 
-STEPS = (
-    Step(("document_catalog",)),
-    Step(("blog_posts_html",), "blog_posts"),
-    Step(("gutenberg_books",), "gutenberg_books"),
-    Step(("cleaned_documents",), "documents"),
-    Step(("text_chunks", "training_dataset")),
-    Step(("base_model", "lora_adapter", "merged_model", "gguf_model")),
-)
+def pipeline_steps() -> tuple[Step, ...]:
+    """The steps, derived from the code location's asset list (in the order assets run): a
+    partitioned asset is a step of its own over its partition set; unpartitioned assets of one
+    group share a step."""
+    from llmft_assets.definitions import ASSETS
+
+    steps: list[Step] = []
+    for asset in ASSETS:
+        (key,) = asset.keys
+        name, group = key.to_user_string(), asset.group_names_by_key[key]
+        partitions = asset.partitions_def
+        if partitions is not None:
+            steps.append(Step((name,), partitions.name, group))
+        elif steps and steps[-1].partition_set is None and steps[-1].group == group:
+            steps[-1] = Step((*steps[-1].assets, name), None, group)
+        else:
+            steps.append(Step((name,), None, group))
+    return tuple(steps)
+
+
+STEPS = pipeline_steps()
+_RUN_START = re.compile(r" - (?P<run_id>[0-9a-f]{8}-[0-9a-f-]{27}) - \d+ - RUN_START - ")
 
 
 def run_pipeline(config_file: Path | None) -> int:
@@ -61,14 +79,14 @@ def run_pipeline(config_file: Path | None) -> int:
             command += ["--config-json", json.dumps({"ops": ops})]
         print("$ " + shlex.join(command[1:]), flush=True)
         started = time.perf_counter()
-        failed = subprocess.run(command).returncode != 0
-        with DagsterInstance.get() as instance:
-            run = instance.get_runs(limit=1)[0]
-            timings += [
-                (stats.step_key, stats.end_time - stats.start_time)
-                for stats in instance.get_run_step_stats(run.run_id)
-                if stats.end_time and stats.start_time
-            ]
+        run_id, failed = _materialize(command)
+        if run_id:
+            with DagsterInstance.get() as instance:
+                timings += [
+                    (stats.step_key, stats.end_time - stats.start_time)
+                    for stats in instance.get_run_step_stats(run_id)
+                    if stats.end_time and stats.start_time
+                ]
         timings.append(
             (f"(the whole command: {', '.join(step.assets)})", time.perf_counter() - started)
         )
@@ -79,3 +97,18 @@ def run_pipeline(config_file: Path | None) -> int:
     for name, seconds in timings:
         print(f"  {seconds:8.1f} s  {name}")
     return 0
+
+
+def _materialize(command: list[str]) -> tuple[str | None, bool]:
+    """Run one step's command, passing its output through; the id of the run it started (read
+    from its RUN_START event, since the automation sensor may start other runs meanwhile) and
+    whether it failed."""
+    run_id = None
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as process:
+        for line in process.stdout:
+            sys.stdout.write(line)
+            if run_id is None and (match := _RUN_START.search(line)):
+                run_id = match["run_id"]
+    return run_id, process.returncode != 0

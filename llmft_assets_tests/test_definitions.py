@@ -1,14 +1,27 @@
 import dagster as dg
 
 from llmft_assets.definitions import defs
-from llmft_assets_tests.deployment import ALL_ASSETS
+from llmft_assets.pipeline import STEPS
+
+GRAPH = (
+    "document_catalog",
+    "blog_posts_html",
+    "gutenberg_books",
+    "cleaned_documents",
+    "text_chunks",
+    "training_dataset",
+    "base_model",
+    "lora_adapter",
+    "merged_model",
+    "gguf_model",
+)
 
 
 def test_definitions_load_with_every_asset_described_owned_and_kinded():
     dg.Definitions.validate_loadable(defs)
     specs = {spec.key.to_user_string(): spec for spec in defs.resolve_all_asset_specs()}
-    assert set(specs) == set(ALL_ASSETS)
-    for name in ALL_ASSETS:
+    assert set(specs) == set(GRAPH)
+    for name in GRAPH:
         assert specs[name].description, name
         assert specs[name].owners, name
         assert specs[name].kinds, name
@@ -21,3 +34,16 @@ def test_only_training_is_marked_as_gpu_work():
         if spec.tags.get("llmft/compute") == "gpu"
     }
     assert gpu == {"lora_adapter"}
+
+
+def test_pipeline_steps_follow_the_graph_in_order():
+    """Partitioned assets run one step each over their partition set; the rest by group."""
+    steps = [(step.assets, step.partition_set) for step in STEPS]
+    assert steps == [
+        (("document_catalog",), None),
+        (("blog_posts_html",), "blog_posts"),
+        (("gutenberg_books",), "gutenberg_books"),
+        (("cleaned_documents",), "documents"),
+        (("text_chunks", "training_dataset"), None),
+        (("base_model", "lora_adapter", "merged_model", "gguf_model"), None),
+    ]

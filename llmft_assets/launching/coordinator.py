@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from dagster import DagsterRun
-from dagster._core.run_coordinator import QueuedRunCoordinator, SubmitRunContext
+from dagster import DagsterRun, QueuedRunCoordinator, SubmitRunContext
 
 from llmft_assets.launching.routing import COMPUTE_TAG, GPU, run_needs_gpu
 

@@ -11,6 +11,10 @@ from typing import Any
 
 import yaml
 from dagster import DagsterRun, Field, Permissive, Shape, StringSource
+
+# Dagster exports no public path for the run-launcher interface or for instance classes
+# configured in dagster.yaml (ConfigurableClass), which every custom launcher implements; these
+# are the paths its own launchers (dagster-docker, dagster-aws, dagster-k8s) import them from.
 from dagster._core.launcher import (
     CheckRunHealthResult,
     LaunchRunContext,

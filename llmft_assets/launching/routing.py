@@ -7,8 +7,12 @@ selection runs its whole job, so every asset of that job counts.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dagster import AssetKey, DagsterRun
-from dagster._core.workspace.context import BaseWorkspaceRequestContext
+
+if TYPE_CHECKING:  # the launch and submit contexts carry it; Dagster exports no public type
+    from dagster._core.workspace.context import BaseWorkspaceRequestContext
 
 COMPUTE_TAG = "llmft/compute"  # on assets that need a GPU, and on the runs that include them
 GPU = "gpu"

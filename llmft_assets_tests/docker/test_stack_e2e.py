@@ -193,6 +193,8 @@ def test_the_stack_runs_the_demo_in_containers_and_survives_faults(
             tags = {}
             if step.partition_set:
                 keys = web.partition_keys(step.assets[0])
+                if not keys:  # a source the stack is not configured with, as make demo skips it
+                    continue
                 tags = {RANGE_START: keys[0], RANGE_END: keys[-1]}
             started = time.monotonic()
             data_runs.append(launch_and_wait(web, step.assets, tags))
