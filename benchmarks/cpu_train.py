@@ -3,10 +3,9 @@
 Runs `train_lora`, the function the `lora_adapter` asset calls, on the base model and dataset
 that `make demo` stored (the artifact store the environment configures, as for the assets),
 with the demo's training config, a few steps per variant, the variants interleaved over several
-rounds so that a noisy machine affects them alike. `train_lora` picks bf16 by asking
-`cpu_computes_bf16()`; to measure both precisions on one machine this script answers that
-question itself. bf16 is only meaningful where the CPU has AVX512-BF16 or AMX (elsewhere it is
-emulated, and the script says so).
+rounds so that a noisy machine affects them alike. Each variant sets `precision` (fp32 or
+bf16) instead of the demo's `auto`. bf16 is only meaningful where the CPU has AVX512-BF16 or
+AMX (elsewhere it is emulated, and the script says so).
 
     make demo && DAGSTER_HOME=$PWD/.dagster_home .venv/bin/python benchmarks/cpu_train.py
 
@@ -20,14 +19,14 @@ import argparse
 import os
 import statistics
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 
 from demo_inputs import demo_inputs
 
-from llmft_assets.modeling import training
+from llmft_assets.modeling.settings import Precision, cpu_computes_bf16
+from llmft_assets.modeling.training import WARMUP_STEPS, NoCheckpointSync, train_lora
 
-BASELINE = ("fp32", 0.05)
+BASELINE = (Precision.fp32, 0.05)
 
 
 def main() -> None:
@@ -35,34 +34,35 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
-    if args.steps <= training.WARMUP_STEPS:
-        parser.error(f"--steps must exceed the {training.WARMUP_STEPS} warm-up steps not timed")
+    if args.steps <= WARMUP_STEPS:
+        parser.error(f"--steps must exceed the {WARMUP_STEPS} warm-up steps not timed")
 
     demo = demo_inputs()
-    native = training.cpu_computes_bf16()
+    native = cpu_computes_bf16()
     print(f"cpu computes bf16 natively: {native}; {os.cpu_count()} cores; {args.steps} steps")
 
-    tokens_per_second: dict[tuple[str, float], list[float]] = {}
+    tokens_per_second: dict[tuple[Precision, float], list[float]] = {}
     for round_number in range(args.rounds):
-        for precision in ("fp32", "bf16"):
+        for precision in (Precision.fp32, Precision.bf16):
             for dropout in (0.05, 0.0):
-                training.cpu_computes_bf16 = lambda precision=precision: precision == "bf16"
-                settings = replace(
-                    demo.settings,
-                    max_steps=args.steps,
-                    lora_dropout=dropout,
-                    eval_steps=10**6,
-                    save_steps=10**6,
-                    max_eval_samples=1,
+                settings = demo.settings.model_copy(
+                    update={
+                        "precision": precision,
+                        "max_steps": args.steps,
+                        "lora_dropout": dropout,
+                        "eval_steps": 10**6,
+                        "save_steps": 10**6,
+                        "max_eval_samples": 1,
+                    }
                 )
                 with tempfile.TemporaryDirectory() as work_dir:
-                    _, report, _ = training.train_lora(
+                    _, report, _ = train_lora(
                         demo.base_dir,
                         demo.dataset,
                         demo.fmt,
                         settings,
                         Path(work_dir),
-                        training.NoCheckpointSync(),
+                        NoCheckpointSync(),
                         log=lambda message: None,
                     )
                 rate = report.steady_tokens_per_second

@@ -78,12 +78,8 @@ def run_ours(folder: Path, arch: str, steps: int, max_len: int, lean: bool) -> d
     import torch
     from datasets import Dataset, DatasetDict
 
-    from llmft_assets.modeling.training import (
-        WARMUP_STEPS,
-        NoCheckpointSync,
-        TrainingSettings,
-        train_lora,
-    )
+    from llmft_assets.modeling.settings import TrainingSettings
+    from llmft_assets.modeling.training import WARMUP_STEPS, NoCheckpointSync, train_lora
     from llmft_assets.training_data.formats import DatasetFormat
 
     texts = documents(ARCHS[arch][5], max_len)
@@ -123,8 +119,8 @@ def run_ours(folder: Path, arch: str, steps: int, max_len: int, lean: bool) -> d
         "peak_gib": round(torch.cuda.max_memory_allocated() / 2**30, 1),
         "batch": report.batch_size,
         "checkpointing": report.gradient_checkpointing,
-        "attention": report.attention,
-        "fused_loss": report.fused_loss,
+        "attention": report.hardware.attention,
+        "fused_loss": report.hardware.fused_loss,
     }
 
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 
 from datasets import DatasetDict
@@ -42,12 +41,13 @@ def main() -> None:
     validation = demo.dataset[VALIDATION]
     held_out = validation.filter(lambda record: record["position"] % 2 == 1)
     neighbours = validation.filter(lambda record: record["position"] % 2 == 0)
-    settings = replace(
-        demo.settings,
-        max_steps=args.steps or demo.settings.max_steps,
-        eval_steps=10**6,
-        save_steps=10**6,
-        max_eval_samples=len(held_out),
+    settings = demo.settings.model_copy(
+        update={
+            "max_steps": args.steps or demo.settings.max_steps,
+            "eval_steps": 10**6,
+            "save_steps": 10**6,
+            "max_eval_samples": len(held_out),
+        }
     )
     variants = {
         "demo split": demo.dataset[TRAIN],

@@ -11,13 +11,26 @@ import llama_cpp
 
 from llmft_assets.export.converter import converter_script
 
-QUANTIZATIONS = {
-    "Q4_0": llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_0,
-    "Q4_K_M": llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_K_M,
-    "Q5_K_M": llama_cpp.LLAMA_FTYPE_MOSTLY_Q5_K_M,
-    "Q6_K": llama_cpp.LLAMA_FTYPE_MOSTLY_Q6_K,
-    "Q8_0": llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0,
+
+@dataclass(frozen=True)
+class GGUFType:
+    """A kind of GGUF file the export writes."""
+
+    ftype: int  # llama.cpp's file type
+    max_perplexity_drift: float  # |perplexity / the merged model's - 1| its check allows
+
+
+F16 = "f16"  # what the converter writes, and every quantization starts from
+# The one table of GGUF kinds: the export's choices and their checks' bounds (by bits/weight).
+GGUF_TYPES = {
+    F16: GGUFType(llama_cpp.LLAMA_FTYPE_MOSTLY_F16, 0.10),
+    "Q8_0": GGUFType(llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0, 0.10),
+    "Q6_K": GGUFType(llama_cpp.LLAMA_FTYPE_MOSTLY_Q6_K, 0.15),
+    "Q5_K_M": GGUFType(llama_cpp.LLAMA_FTYPE_MOSTLY_Q5_K_M, 0.15),
+    "Q4_K_M": GGUFType(llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_K_M, 0.25),
+    "Q4_0": GGUFType(llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_0, 0.25),
 }
+QUANTIZATIONS = tuple(name for name in GGUF_TYPES if name != F16)
 
 
 class ExportError(RuntimeError):
@@ -34,7 +47,7 @@ def convert_to_f16(model_dir: Path, out_file: Path) -> Path:
             "--outfile",
             str(out_file),
             "--outtype",
-            "f16",
+            F16,
         ],
         capture_output=True,
         text=True,
@@ -46,9 +59,9 @@ def convert_to_f16(model_dir: Path, out_file: Path) -> Path:
 
 def quantize(f16_file: Path, out_file: Path, quantization: str) -> Path:
     if quantization not in QUANTIZATIONS:
-        raise ValueError(f"unknown quantization {quantization!r}; one of {sorted(QUANTIZATIONS)}")
+        raise ValueError(f"unknown quantization {quantization!r}; one of {QUANTIZATIONS}")
     params = llama_cpp.llama_model_quantize_default_params()
-    params.ftype = QUANTIZATIONS[quantization]
+    params.ftype = GGUF_TYPES[quantization].ftype
     code = llama_cpp.llama_model_quantize(str(f16_file).encode(), str(out_file).encode(), params)
     if code != 0 or not out_file.is_file():
         raise ExportError(f"llama_model_quantize to {quantization} returned {code}")

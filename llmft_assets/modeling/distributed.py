@@ -1,87 +1,93 @@
 """Data-parallel LoRA training over several processes (one per GPU), launched with torchrun.
 
-The asset process writes the job to a JSON file, fetches the latest stored checkpoint (so every
-rank resumes from the same local copy) and starts `torchrun`; each rank runs `train_lora`.
-Only rank 0 stores checkpoints and writes the adapter, report and validation sequences, which
-the asset process then reads back. On CPU the ranks talk over gloo, which is how the tests run
-it; on GPUs over NCCL.
+`train_distributed` takes what `train_lora` takes, the dataset as its saved folder. It fetches
+the latest stored checkpoint into the shared work folder (so every rank resumes from the same
+local copy), writes the job to a JSON file and starts `torchrun`; each rank runs `train_lora`.
+The ranks never see the checkpoint store: rank 0, the only one that saves, copies each new
+checkpoint into an outbox and names it on its output, and this process, reading that output,
+stores it. Rank 0 also writes the adapter, report and validation sequences, read back here.
+On CPU the ranks talk over gloo, which is how the tests run it; on GPUs over NCCL.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from datasets import load_from_disk
 
 from llmft_assets.modeling.evaluation import EvalSequences
+from llmft_assets.modeling.settings import TrainingSettings
 from llmft_assets.modeling.training import (
     CHECKPOINT_PREFIX,
     CheckpointSync,
     TrainingReport,
-    TrainingSettings,
     train_lora,
 )
-from llmft_assets.paths import cache_dir
-from llmft_assets.storage.artifacts import ArtifactStore
-from llmft_assets.storage.backends import backend_for
-from llmft_assets.storage.checkpoints import StoreCheckpoints
 from llmft_assets.training_data.formats import DatasetFormat
 
-_JOB, _REPORT, _SEQUENCES = "job.json", "report.json", "eval_sequences.json"
-
-
-@dataclass(frozen=True)
-class DistributedJob:
-    base_dir: str
-    dataset_dir: str
-    format: str
-    settings: dict
-    store_root: str
-    store_endpoint: str | None
-    checkpoint_prefix: str
+_JOB, _REPORT, _SEQUENCES, _OUTBOX = "job.json", "report.json", "eval_sequences.json", "outbox"
+_CHECKPOINT_READY = "checkpoint ready: "
 
 
 def train_distributed(
-    job: DistributedJob, processes: int, work_dir: Path, log: Callable[[str], None] = print
+    base_dir: Path,
+    dataset_dir: Path,
+    fmt: DatasetFormat,
+    settings: TrainingSettings,
+    work_dir: Path,
+    checkpoints: CheckpointSync,
+    log: Callable[[str], None] = print,
 ) -> tuple[Path, TrainingReport, EvalSequences]:
-    """Run `train_lora` in `processes` ranks; the same results as `train_lora` returns."""
-    (work_dir / _JOB).write_text(json.dumps(asdict(job)))
-    StoreCheckpoints(_store(job), job.checkpoint_prefix).latest(work_dir / "trainer")
+    """Run `train_lora` in `settings.processes` ranks; the same results as `train_lora`."""
+    job = {
+        "base_dir": str(base_dir),
+        "dataset_dir": str(dataset_dir),
+        "format": fmt.value,
+        "settings": settings.model_dump(mode="json"),
+    }
+    work_dir.mkdir(parents=True, exist_ok=True)
+    (work_dir / _JOB).write_text(json.dumps(job))
+    checkpoints.latest(work_dir / "trainer")
     command = [
         sys.executable,
         "-m",
         "torch.distributed.run",
         "--standalone",
-        f"--nproc_per_node={processes}",
+        f"--nproc_per_node={settings.processes}",
         "-m",
         "llmft_assets.modeling.distributed",
         str(work_dir),
     ]
-    log(f"launching {processes} training processes: {' '.join(command[1:])}")
+    log(f"launching {settings.processes} training processes: {' '.join(command[1:])}")
     with subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     ) as process:
         for line in process.stdout:
-            log(line.rstrip())
+            _, ready, folder = line.rstrip("\n").partition(_CHECKPOINT_READY)
+            if ready:
+                checkpoints.save(Path(folder))
+                shutil.rmtree(folder)
+            else:
+                log(line.rstrip())
     if process.returncode != 0:
         raise RuntimeError(f"distributed training failed (torchrun exit {process.returncode})")
-    report = TrainingReport(**json.loads((work_dir / _REPORT).read_text()))
+    report = TrainingReport.from_json((work_dir / _REPORT).read_text())
     sequences = EvalSequences.from_json((work_dir / _SEQUENCES).read_text())
     return work_dir / "adapter", report, sequences
 
 
-class _RankCheckpoints:
-    """Every rank resumes from the checkpoint fetched before launch; new ones are stored by
-    the trainer's world-process-zero only (see train_lora)."""
+class _OutboxCheckpoints:
+    """A rank's CheckpointSync: resume from the checkpoint fetched before launch; hand each
+    new one to the launching process, which stores it."""
 
-    def __init__(self, store: StoreCheckpoints) -> None:
-        self.store = store
+    def __init__(self, work_dir: Path) -> None:
+        self.outbox = work_dir / _OUTBOX
 
     def latest(self, local_dir: Path) -> Path | None:
         found = sorted(
@@ -91,33 +97,28 @@ class _RankCheckpoints:
         return found[-1] if found else None
 
     def save(self, checkpoint: Path) -> None:
-        self.store.save(checkpoint)
-
-
-def _store(job: DistributedJob) -> ArtifactStore:
-    return ArtifactStore(backend_for(job.store_root, job.store_endpoint), cache_dir() / "store")
+        # A copy, because the trainer deletes old checkpoints while the launcher may still be
+        # storing one; renamed into place, so the launcher never sees half of it.
+        staging = self.outbox / f".{checkpoint.name}"
+        shutil.copytree(checkpoint, staging)
+        handed_over = staging.rename(self.outbox / checkpoint.name)
+        print(f"{_CHECKPOINT_READY}{handed_over}", flush=True)
 
 
 def _rank_main(work_dir: Path) -> None:
-    job = DistributedJob(**json.loads((work_dir / _JOB).read_text()))
+    job = json.loads((work_dir / _JOB).read_text())
     rank = int(os.environ["RANK"])
-    settings = TrainingSettings(
-        **{**job.settings, "target_modules": tuple(job.settings["target_modules"])}
-    )
-    checkpoints: CheckpointSync = _RankCheckpoints(
-        StoreCheckpoints(_store(job), job.checkpoint_prefix)
-    )
     _, report, sequences = train_lora(
-        Path(job.base_dir),
-        load_from_disk(job.dataset_dir),
-        DatasetFormat(job.format),
-        settings,
+        Path(job["base_dir"]),
+        load_from_disk(job["dataset_dir"]),
+        DatasetFormat(job["format"]),
+        TrainingSettings.model_validate(job["settings"]),
         work_dir,
-        checkpoints,
+        _OutboxCheckpoints(work_dir),
         log=lambda message: print(f"[rank {rank}] {message}", flush=True),
     )
     if rank == 0:
-        (work_dir / _REPORT).write_text(json.dumps(asdict(report)))
+        (work_dir / _REPORT).write_text(report.to_json())
         (work_dir / _SEQUENCES).write_text(sequences.to_json())
 
 

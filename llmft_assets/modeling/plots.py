@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 
 import matplotlib
 
@@ -11,7 +12,7 @@ import matplotlib.pyplot as plt
 
 
 def loss_curves_png(
-    train: list[tuple[int, float]], evaluation: list[tuple[int, float]], title: str
+    train: Sequence[tuple[int, float]], evaluation: Sequence[tuple[int, float]], title: str
 ) -> bytes:
     figure, axes = plt.subplots(figsize=(6, 3.2), dpi=100)
     if train:

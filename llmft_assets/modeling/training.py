@@ -1,24 +1,22 @@
-"""LoRA fine-tuning with TRL's SFTTrainer: QLoRA (4-bit NF4) on CUDA, plain LoRA on CPU.
-Both multiply in bf16 where the chip does so natively; on CPUs (AVX512-BF16 or AMX) that is
-mixed precision, with weights and optimizer state kept in fp32.
+"""LoRA fine-tuning with TRL's SFTTrainer, on the hardware the settings resolve to: by default
+QLoRA (4-bit NF4) computing in bf16 on CUDA, plain LoRA on CPU, where bf16 is mixed precision
+(weights and optimizer state in fp32) on CPUs that multiply bf16 natively (AVX512-BF16 or
+AMX), and fp32 elsewhere.
 
-`train_lora` is the one entry point; the `lora_adapter` asset and the GPU benchmark call it.
-It evaluates the untouched base on the validation split first (LoRA starts as a no-op), trains
-with eval and checkpoints every N steps, and evaluates again. Checkpoints go through a
-`CheckpointSync` (the artifact store, in the asset), so a re-run after a crash or preemption
-resumes from the latest one by itself.
+`train_lora` is the one training loop; the training stage (one process, or one per GPU under
+torchrun) and the benchmarks call it. It evaluates the untouched base on the validation split
+first (LoRA starts as a no-op), trains with eval and checkpoints every N steps, and evaluates
+again. Checkpoints go through a `CheckpointSync` (the artifact store, in the asset), so a
+re-run after a crash or preemption resumes from the latest one by itself.
 """
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
-import json
 import os
 import resource
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -35,38 +33,18 @@ from trl import SFTConfig, SFTTrainer
 
 from llmft_assets.modeling.evaluation import EvalSequences, hf_perplexity
 from llmft_assets.modeling.gpu import GIB, MemoryPlan, ModelShape, plan_memory
+from llmft_assets.modeling.settings import (
+    Device,
+    Hardware,
+    Precision,
+    Quantization,
+    TrainingSettings,
+    resolve_hardware,
+)
+from llmft_assets.reports import Report
 from llmft_assets.training_data.formats import PROMPT_SEPARATOR, DatasetFormat
 
 CHECKPOINT_PREFIX = "checkpoint-"
-
-
-@dataclass(frozen=True)
-class TrainingSettings:
-    """Everything that decides what is learned; the run's fingerprint is its hash."""
-
-    lora_r: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.0  # > 0 copies every adapted layer's input each step
-    target_modules: tuple[str, ...] = ("all-linear",)
-    learning_rate: float = 2e-4
-    epochs: float = 1.0
-    max_steps: int = -1  # > 0 overrides epochs
-    batch_size: int | None = None  # None: chosen from free GPU memory on CUDA, 4 on CPU
-    gradient_checkpointing: bool | None = None  # None: chosen with the batch size
-    max_memory_gib: float | None = None  # a budget below the GPU's free memory (e.g. 20)
-    gradient_accumulation: int = 1
-    max_length: int = 512
-    packing: bool = True
-    completion_only_loss: bool = True
-    warmup_ratio: float = 0.05
-    seed: int = 42
-    eval_steps: int = 20
-    save_steps: int = 20
-    max_eval_samples: int = 16
-    processes: int = 1  # data-parallel training processes, one per GPU (torchrun above 1)
-
-    def fingerprint(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
 
 
 class CheckpointSync(Protocol):
@@ -89,15 +67,15 @@ class NoCheckpointSync:
         pass
 
 
-@dataclass
-class TrainingReport:
-    device: str
-    quantization: str
-    precision: str
+@dataclass(frozen=True)
+class TrainingReport(Report):
+    """What a training run did: the `lora_adapter` asset's metadata and its check's input."""
+
+    format: DatasetFormat
+    max_length: int  # tokens per training sequence: the context the model was trained for
+    hardware: Hardware
     batch_size: int
     gradient_checkpointing: bool
-    attention: str
-    fused_loss: bool
     steps: int
     resumed_from_step: int
     train_tokens: int
@@ -108,8 +86,8 @@ class TrainingReport:
     base_perplexity: float
     fine_tuned_perplexity: float
     eval_tokens: int
-    train_loss: list[tuple[int, float]] = field(default_factory=list)
-    eval_loss: list[tuple[int, float]] = field(default_factory=list)
+    train_loss: tuple[tuple[int, float], ...]
+    eval_loss: tuple[tuple[int, float], ...]
 
 
 def pick_pad_token(tokenizer: PreTrainedTokenizerBase) -> str:
@@ -166,20 +144,20 @@ def train_lora(
     log: Callable[[str], None] = print,
 ) -> tuple[Path, TrainingReport, EvalSequences]:
     """Train; return the adapter folder, the report and the exact validation sequences."""
-    cuda = torch.cuda.is_available()
-    bf16 = cuda or cpu_computes_bf16()
+    hardware = resolve_hardware(settings)
+    cuda = hardware.device is Device.cuda
     tokenizer = AutoTokenizer.from_pretrained(base_dir)
     tokenizer.pad_token = pick_pad_token(tokenizer)
-    fused_loss = cuda and importlib.util.find_spec("liger_kernel") is not None
-    attention = "flex_attention" if cuda else "sdpa"  # varlen-aware masks for packed batches
-    model = _load_for_training(base_dir, cuda, attention)
-    plan = _memory_plan(settings, model, cuda, fused_loss)
+    model = _load_for_training(base_dir, hardware)
+    plan = _memory_plan(settings, model, hardware)
     log(
+        f"{hardware.device} {hardware.precision}, quantization {hardware.quantization}, "
         f"micro-batch {plan.batch_size}, activation checkpointing "
-        f"{'on' if plan.gradient_checkpointing else 'off'}, {attention}, fused loss "
-        f"{'on' if fused_loss else 'off'} (estimated peak {plan.estimated_peak_gib:.1f} GiB)"
+        f"{'on' if plan.gradient_checkpointing else 'off'}, {hardware.attention}, fused loss "
+        f"{'on' if hardware.fused_loss else 'off'} "
+        f"(estimated peak {plan.estimated_peak_gib:.1f} GiB)"
     )
-    if cuda:
+    if hardware.quantization is Quantization.nf4:
         from peft import prepare_model_for_kbit_training
 
         model = prepare_model_for_kbit_training(
@@ -193,7 +171,7 @@ def train_lora(
     output_dir = work_dir / "trainer"
     trainer = SFTTrainer(
         model=model,
-        args=_sft_config(settings, plan, output_dir, cuda, bf16, fused_loss),
+        args=_sft_config(settings, hardware, plan, output_dir),
         train_dataset=train,
         eval_dataset=evaluation,
         processing_class=tokenizer,
@@ -201,8 +179,8 @@ def train_lora(
             r=settings.lora_r,
             lora_alpha=settings.lora_alpha,
             lora_dropout=settings.lora_dropout,
-            target_modules=list(settings.target_modules)
-            if settings.target_modules != ("all-linear",)
+            target_modules=settings.target_modules
+            if settings.target_modules != ["all-linear"]
             else "all-linear",
             task_type="CAUSAL_LM",
         ),
@@ -237,13 +215,11 @@ def train_lora(
     history = trainer.state.log_history
     tokens = int(trainer.state.num_input_tokens_seen) - throughput.tokens_at_start
     report = TrainingReport(
-        device="cuda" if cuda else "cpu",
-        quantization="nf4 (QLoRA)" if cuda else "none (LoRA)",
-        precision="bf16 mixed" if bf16 else "fp32",
+        format=fmt,
+        max_length=settings.max_length,
+        hardware=hardware,
         batch_size=plan.batch_size,
         gradient_checkpointing=plan.gradient_checkpointing,
-        attention=attention,
-        fused_loss=fused_loss,
         steps=trainer.state.global_step,
         resumed_from_step=resumed_from,
         train_tokens=tokens,
@@ -254,30 +230,35 @@ def train_lora(
         base_perplexity=base_perplexity,
         fine_tuned_perplexity=fine_tuned,
         eval_tokens=sequences.scored_tokens,
-        train_loss=[(h["step"], h["loss"]) for h in history if "loss" in h],
-        eval_loss=[(h["step"], h["eval_loss"]) for h in history if "eval_loss" in h],
+        train_loss=tuple((h["step"], h["loss"]) for h in history if "loss" in h),
+        eval_loss=tuple((h["step"], h["eval_loss"]) for h in history if "eval_loss" in h),
     )
     return adapter_dir, report, sequences
 
 
-def _load_for_training(base_dir: Path, cuda: bool, attention: str) -> torch.nn.Module:
-    if not cuda:
+def _load_for_training(base_dir: Path, hardware: Hardware) -> torch.nn.Module:
+    """On CPU the frozen base is fp32 whatever the precision (bf16 weights were measured
+    slower there); on CUDA it is in the compute dtype, or 4-bit NF4 computing in it."""
+    if hardware.device is Device.cpu:
         return AutoModelForCausalLM.from_pretrained(
-            base_dir, dtype=torch.float32, attn_implementation=attention
+            base_dir, dtype=torch.float32, attn_implementation=hardware.attention
         )
-    from transformers import BitsAndBytesConfig
+    dtype = torch.bfloat16 if hardware.precision is Precision.bf16 else torch.float32
+    quantization = None
+    if hardware.quantization is Quantization.nf4:
+        from transformers import BitsAndBytesConfig
 
-    quantization = BitsAndBytesConfig(
-        load_in_4bit=True,
-        bnb_4bit_quant_type="nf4",
-        bnb_4bit_use_double_quant=True,
-        bnb_4bit_compute_dtype=torch.bfloat16,
-    )
+        quantization = BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=dtype,
+        )
     return AutoModelForCausalLM.from_pretrained(
         base_dir,
         quantization_config=quantization,
-        dtype=torch.bfloat16,
-        attn_implementation=attention,
+        dtype=dtype,
+        attn_implementation=hardware.attention,
         device_map={"": int(os.environ.get("LOCAL_RANK", 0))},  # one GPU per rank
     )
 
@@ -286,11 +267,11 @@ CPU_BATCH_SIZE = 4
 
 
 def _memory_plan(
-    settings: TrainingSettings, model: torch.nn.Module, cuda: bool, fused_loss: bool
+    settings: TrainingSettings, model: torch.nn.Module, hardware: Hardware
 ) -> MemoryPlan:
-    """Explicit settings win; on CUDA the rest is planned from free memory, once the 4-bit
+    """Explicit settings win; on CUDA the rest is planned from free memory, once the base
     weights are loaded, so the base is measured rather than guessed."""
-    if not cuda:
+    if hardware.device is Device.cpu:
         return MemoryPlan(
             settings.batch_size or CPU_BATCH_SIZE, bool(settings.gradient_checkpointing), 0.0
         )
@@ -304,7 +285,7 @@ def _memory_plan(
     )
     # LoRA weights and gradients in fp32, and 8-bit Adam's two moments.
     base = torch.cuda.memory_allocated() + lora_params * (4 + 4 + 2)
-    plan = plan_memory(shape, base, int(budget), settings.max_length, fused_loss)
+    plan = plan_memory(shape, base, int(budget), settings.max_length, hardware.fused_loss)
     return MemoryPlan(
         settings.batch_size or plan.batch_size,
         plan.gradient_checkpointing
@@ -314,18 +295,8 @@ def _memory_plan(
     )
 
 
-def cpu_computes_bf16() -> bool:
-    """Whether this CPU multiplies bf16 natively; elsewhere bf16 is emulated, slower than fp32."""
-    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
-
-
 def _sft_config(
-    settings: TrainingSettings,
-    plan: MemoryPlan,
-    output_dir: Path,
-    cuda: bool,
-    bf16: bool,
-    fused_loss: bool,
+    settings: TrainingSettings, hardware: Hardware, plan: MemoryPlan, output_dir: Path
 ) -> SFTConfig:
     return SFTConfig(
         output_dir=str(output_dir),
@@ -348,12 +319,12 @@ def _sft_config(
         save_total_limit=2,
         logging_steps=max(1, min(10, settings.eval_steps // 2)),
         include_num_input_tokens_seen="non_padding",
-        bf16=bf16,
-        use_cpu=not cuda,
-        optim="paged_adamw_8bit" if cuda else "adamw_torch",
+        bf16=hardware.precision is Precision.bf16,
+        use_cpu=hardware.device is Device.cpu,
+        optim=hardware.optimizer,
         gradient_checkpointing=plan.gradient_checkpointing,
         gradient_checkpointing_kwargs={"use_reentrant": False},
-        use_liger_kernel=fused_loss,
+        use_liger_kernel=hardware.fused_loss,
         seed=settings.seed,
         data_seed=settings.seed,
         report_to="none",

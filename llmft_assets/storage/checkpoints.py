@@ -3,13 +3,17 @@
 Each checkpoint the trainer writes is stored as a tree (pickled optimizer, scheduler and RNG
 state converted to safetensors + JSON on the way), and only the newest few are kept. On a
 re-run, the newest is fetched and turned back into the trainer's own files to resume from.
+Checkpoints belong to one training job, `for_job`: the same settings on the same stored
+inputs, so a re-run resumes only a run that would train the very same thing.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from llmft_assets.storage.artifacts import ArtifactStore
@@ -27,6 +31,16 @@ class StoreCheckpoints:
         self.store = store
         self.prefix = prefix
         self.keep = keep
+
+    @classmethod
+    def for_job(
+        cls, store: ArtifactStore, folder: str, settings_fingerprint: str, inputs: Sequence[str]
+    ) -> StoreCheckpoints:
+        """The checkpoints, under `folder`, of training with these settings on the current
+        versions of the stored trees `inputs` (base model, dataset)."""
+        versions = [store.tree_version(key) or "" for key in inputs]
+        job = hashlib.sha256("|".join([settings_fingerprint, *versions]).encode()).hexdigest()
+        return cls(store, f"{folder}/{job[:16]}")
 
     def steps(self) -> list[int]:
         keys = self.store.list_keys(self.prefix)

@@ -9,12 +9,13 @@ import dagster as dg
 
 from llmft_assets.defs import layout
 from llmft_assets.defs.modeling import base_model, lora_adapter
+from llmft_assets.modeling.training import TrainingReport
 from llmft_assets_tests.deployment import Deployment
 
 STEPS, BATCH, LENGTH = 6, 2, 64
 
 
-def _train(deployment: Deployment, processes: int) -> dict:
+def _train(deployment: Deployment, processes: int) -> TrainingReport:
     config = {
         "max_steps": STEPS,
         "batch_size": BATCH,
@@ -32,7 +33,7 @@ def _train(deployment: Deployment, processes: int) -> dict:
         run_config={"ops": {"lora_adapter": {"config": config}}},
     )
     assert result.success
-    return deployment.store.read_json(layout.TRAINING_REPORT)
+    return TrainingReport.from_json(deployment.store.read_bytes(layout.TRAINING_REPORT))
 
 
 def test_two_processes_train_data_parallel_and_store_one_adapter(
@@ -43,13 +44,13 @@ def test_two_processes_train_data_parallel_and_store_one_adapter(
 
     single = _train(deployment, processes=1)
     double = _train(deployment, processes=2)
-    assert single["steps"] == double["steps"] == STEPS
+    assert single.steps == double.steps == STEPS
     # Each rank trains on its own share of the data, batch x (up to) length tokens a step:
     # in the same steps two ranks see about twice the tokens of one. Packing fills a
     # sequence up to max_length, so a shard's last one may be short.
-    assert single["train_tokens"] <= STEPS * BATCH * LENGTH
-    assert 1.8 * single["train_tokens"] < double["train_tokens"] <= 2 * STEPS * BATCH * LENGTH
-    assert double["settings"]["processes"] == 2
+    assert single.train_tokens <= STEPS * BATCH * LENGTH
+    assert 1.8 * single.train_tokens < double.train_tokens <= 2 * STEPS * BATCH * LENGTH
+    assert double.hardware.processes == 2
     adapter = deployment.store.read_tree(layout.ADAPTER)
     assert (adapter / "adapter_model.safetensors").is_file()
     assert deployment.store.list_keys(layout.CHECKPOINTS) == []

@@ -3,8 +3,8 @@ by step) into an instance on disk, on a small slice of the samples and SmolLM2-1
 
 from __future__ import annotations
 
-import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,8 +14,12 @@ import pytest
 import yaml
 
 from llmft_assets.defs import layout
+from llmft_assets.export.stage import ExportReport
+from llmft_assets.modeling.settings import Device
+from llmft_assets.modeling.training import TrainingReport
 from llmft_assets.storage.artifacts import ArtifactStore
 from llmft_assets.storage.backends import LocalBackend
+from llmft_assets.training_data.formats import DatasetFormat
 from llmft_assets_tests.deployment import ALL_ASSETS, copy_samples
 
 SLICE_CONFIG = {
@@ -116,15 +120,15 @@ def test_the_gguf_export_loads_in_llama_cpp_and_matches_the_merged_model(
     assert modelfile.startswith("FROM ./model-Q4_K_M.gguf\n")
     assert 'PARAMETER stop "<|im_end|>"' in modelfile  # trained on chat turns: ChatML
 
-    report = store.read_json(layout.EXPORT_REPORT)
-    merged = report["merged_perplexity"]
-    assert report["adapter_perplexity"] < report["base_perplexity"]
-    assert abs(report["files"]["f16"]["perplexity"] / merged - 1) < 0.10
-    assert abs(report["files"]["Q8_0"]["perplexity"] / merged - 1) < 0.10
-    assert abs(report["files"]["Q4_K_M"]["perplexity"] / merged - 1) < 0.25
-    for result in report["files"].values():
-        assert result["smoke"]["text"].strip()
-        assert result["smoke"]["finish_reason"] == "stop"
+    report = ExportReport.from_json(store.read_bytes(layout.EXPORT_REPORT))
+    merged = report.merged_perplexity
+    assert report.adapter_perplexity < report.base_perplexity
+    assert abs(report.files["f16"].perplexity / merged - 1) < 0.10
+    assert abs(report.files["Q8_0"].perplexity / merged - 1) < 0.10
+    assert abs(report.files["Q4_K_M"].perplexity / merged - 1) < 0.25
+    for result in report.files.values():
+        assert result.smoke.text.strip()
+        assert result.smoke.finish_reason == "stop"
 
 
 def test_training_left_no_checkpoints_and_reported_its_run(
@@ -133,14 +137,16 @@ def test_training_left_no_checkpoints_and_reported_its_run(
     _, data, output = pipeline_run
     store = ArtifactStore(LocalBackend(data), data / ".cache")
     assert store.list_keys(layout.CHECKPOINTS) == []  # cleared once the adapter was stored
-    report = store.read_json(layout.TRAINING_REPORT)
-    assert report["steps"] == 20 and report["device"] == "cpu"
-    assert report["format"] == "messages" and report["tokens_per_second"] > 0
-    assert [step for step, _ in report["eval_loss"]] == [10, 20]
+    report = TrainingReport.from_json(store.read_bytes(layout.TRAINING_REPORT))
+    assert report.steps == 20 and report.hardware.device is Device.cpu
+    assert report.format is DatasetFormat.messages and report.tokens_per_second > 0
+    assert [step for step, _ in report.eval_loss] == [10, 20]
     adapter = store.read_tree(layout.ADAPTER)
     assert (adapter / "loss_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    # The command reports each asset's wall time, as Dagster recorded it.
+    # The command reports each asset's wall time, as Dagster recorded it for the run it started.
     assert "wall time per step, as Dagster recorded it:" in output
+    timed = set(re.findall(r"^ +\d+\.\d s  (\w+)$", output, re.M))
+    assert timed == set(ALL_ASSETS) - {"notes_text"}  # no notes configured: that step is skipped
     for asset in ALL_ASSETS:
         assert f"s  {asset}\n" in output, asset
-    json.dumps(report)  # the report is plain JSON
+    assert TrainingReport.from_json(report.to_json()) == report  # round-trips as JSON

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from llmft_assets.defs import layout
+from llmft_assets.modeling.training import TrainingReport
 from llmft_assets_tests.deployment import Deployment
 
 MAX_STEPS = 60
@@ -85,7 +86,7 @@ def test_killed_training_resumes_from_its_latest_checkpoint(
     second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     assert second.returncode == 0, second.stderr[-4000:]
     assert f"resuming from checkpoint-{stored[-1]}" in second.stdout + second.stderr
-    report = deployment.store.read_json(layout.TRAINING_REPORT)
-    assert report["resumed_from_step"] == stored[-1]  # at most one interval lost
-    assert report["steps"] == MAX_STEPS
+    report = TrainingReport.from_json(deployment.store.read_bytes(layout.TRAINING_REPORT))
+    assert report.resumed_from_step == stored[-1]  # at most one interval lost
+    assert report.steps == MAX_STEPS
     assert _checkpoint_steps(deployment) == []  # cleared once the adapter is stored

@@ -17,6 +17,7 @@ from moto.server import ThreadedMotoServer
 from llmft_assets.definitions import DATA_ASSETS, MODEL_ASSETS
 from llmft_assets.defs import layout
 from llmft_assets.defs.resources import ArtifactStoreResource
+from llmft_assets.modeling.training import TrainingReport
 from llmft_assets_tests.conftest import free_port
 from llmft_assets_tests.deployment import ALL_ASSETS, Deployment
 
@@ -125,7 +126,7 @@ def test_the_whole_graph_lands_in_s3_and_survives_an_outage(
     assert (store.read_tree(layout.MERGED_MODEL) / "model.safetensors").is_file()
     gguf = store.read_tree(layout.GGUF_MODEL)
     assert (gguf / "model-Q8_0.gguf").read_bytes()[:4] == b"GGUF"
-    report = store.read_json(layout.TRAINING_REPORT)
-    assert report["steps"] == 4
+    report = TrainingReport.from_json(store.read_bytes(layout.TRAINING_REPORT))
+    assert report.steps == 4
     assert store.list_keys(layout.CHECKPOINTS) == []  # cleared after training
     assert not any(k.endswith((".pt", ".pth", ".bin", ".pkl")) for k in keys)  # no pickles

@@ -9,6 +9,7 @@ import llama_cpp
 import pytest
 
 from llmft_assets.export.gguf import (
+    GGUF_TYPES,
     QUANTIZATIONS,
     ExportError,
     SmokeTest,
@@ -33,6 +34,7 @@ def test_convert_to_f16_writes_a_gguf_of_the_model(tiny_model_dir: Path, tiny_f1
     config = json.loads((tiny_model_dir / "config.json").read_text())
     assert meta["general.architecture"] == "llama"
     assert meta["general.file_type"] == str(int(llama_cpp.LLAMA_FTYPE_MOSTLY_F16))
+    assert GGUF_TYPES["f16"].ftype == llama_cpp.LLAMA_FTYPE_MOSTLY_F16
     assert meta["llama.block_count"] == str(config["num_hidden_layers"])
     assert meta["llama.embedding_length"] == str(config["hidden_size"])
     assert meta["llama.vocab_size"] == str(config["vocab_size"])
@@ -40,13 +42,13 @@ def test_convert_to_f16_writes_a_gguf_of_the_model(tiny_model_dir: Path, tiny_f1
     assert "<|im_start|>" in meta["tokenizer.chat_template"]
 
 
-@pytest.mark.parametrize("name", ["Q8_0", "Q4_K_M"])
+@pytest.mark.parametrize("name", QUANTIZATIONS)
 def test_quantize_makes_a_smaller_gguf(name: str, tiny_f16_gguf: Path, tmp_path: Path) -> None:
     out = quantize(tiny_f16_gguf, tmp_path / f"tiny.{name}.gguf", name)
     assert out == tmp_path / f"tiny.{name}.gguf"
     assert out.read_bytes()[:4] == b"GGUF"
     assert out.stat().st_size < tiny_f16_gguf.stat().st_size
-    assert metadata(out)["general.file_type"] == str(int(QUANTIZATIONS[name]))
+    assert metadata(out)["general.file_type"] == str(int(GGUF_TYPES[name].ftype))
 
 
 def test_q4_k_m_is_smaller_than_q8_0(tiny_f16_gguf: Path, tmp_path: Path) -> None:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pandas as pd
 import pytest
-from transformers import PreTrainedTokenizerBase
+import torch
+from peft import LoraConfig, get_peft_model
+from transformers import AutoModelForCausalLM, PreTrainedTokenizerBase
 
 from llmft_assets_tests.tiny_model import (
     one_torch_thread,
@@ -54,3 +57,25 @@ def single_torch_thread() -> Iterator[None]:
 @pytest.fixture(scope="package")
 def tokenizer() -> PreTrainedTokenizerBase:
     return smollm2_tokenizer()
+
+
+ADAPTER_R, ADAPTER_ALPHA = 4, 12
+
+
+@pytest.fixture
+def adapter_dir(tiny_model_dir: Path, tokenizer, tmp_path: Path) -> Path:
+    """A LoRA adapter on every linear layer, A and B both random (B is not left at zero)."""
+    torch.manual_seed(3)
+    base = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
+    config = LoraConfig(
+        r=ADAPTER_R,
+        lora_alpha=ADAPTER_ALPHA,
+        target_modules="all-linear",
+        init_lora_weights=False,
+        task_type="CAUSAL_LM",
+    )
+    model = get_peft_model(base, config)
+    folder = tmp_path / "adapter"
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder

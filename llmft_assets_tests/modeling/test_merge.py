@@ -5,15 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 import torch
-from peft import LoraConfig, get_peft_model
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from llmft_assets.modeling.merge import PARITY_TEXT, merge_adapter
-
-R, ALPHA = 4, 12
+from llmft_assets_tests.modeling.conftest import ADAPTER_ALPHA, ADAPTER_R
 
 
 def load_tensors(folder: Path) -> dict[str, torch.Tensor]:
@@ -21,25 +18,6 @@ def load_tensors(folder: Path) -> dict[str, torch.Tensor]:
     for path in sorted(folder.glob("*.safetensors")):
         tensors.update(load_file(str(path)))
     return tensors
-
-
-@pytest.fixture
-def adapter_dir(tiny_model_dir: Path, tokenizer, tmp_path: Path) -> Path:
-    """A LoRA adapter on every linear layer, A and B both random (B is not left at zero)."""
-    torch.manual_seed(3)
-    base = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
-    config = LoraConfig(
-        r=R,
-        lora_alpha=ALPHA,
-        target_modules="all-linear",
-        init_lora_weights=False,
-        task_type="CAUSAL_LM",
-    )
-    model = get_peft_model(base, config)
-    folder = tmp_path / "adapter"
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
 
 
 def test_merged_model_is_the_adapted_model(
@@ -74,7 +52,7 @@ def test_merged_weights_are_base_plus_scaled_lora_in_float16(
         if key.endswith(".lora_A.weight")
     }
     assert len(adapted) == 2 * 7  # q k v o gate up down, in both layers
-    scale = ALPHA / R
+    scale = ADAPTER_ALPHA / ADAPTER_R
     for name, weight in base.items():
         if name in adapted:
             prefix = "base_model.model." + name.removesuffix(".weight")

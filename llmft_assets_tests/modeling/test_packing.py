@@ -18,7 +18,8 @@ from trl import SFTTrainer
 from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
 
 from llmft_assets.modeling.gpu import MemoryPlan
-from llmft_assets.modeling.training import TrainingSettings, _sft_config
+from llmft_assets.modeling.settings import TrainingSettings, resolve_hardware
+from llmft_assets.modeling.training import _sft_config
 from llmft_assets_tests.modeling.conftest import SENTENCES
 
 TOLERANCE = 1e-4  # relative, float32
@@ -44,10 +45,10 @@ def trainer(
 ) -> SFTTrainer:
     """A trainer configured as train_lora configures it, to compute the loss its way (in fp32,
     so that packed and unpacked losses compare closely)."""
-    settings = TrainingSettings(max_steps=1)
+    settings = TrainingSettings(max_steps=1, device="cpu", precision="fp32")
     plan = MemoryPlan(batch_size=4, gradient_checkpointing=False, estimated_peak_gib=0.0)
     output_dir = tmp_path_factory.mktemp("sft")
-    config = _sft_config(settings, plan, output_dir, cuda=False, bf16=False, fused_loss=False)
+    config = _sft_config(settings, resolve_hardware(settings), plan, output_dir)
     data = Dataset.from_dict({"text": SENTENCES})
     return SFTTrainer(
         model=model, args=config, train_dataset=data, eval_dataset=data, processing_class=tokenizer

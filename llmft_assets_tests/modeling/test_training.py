@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,9 +14,15 @@ from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerFast
 
 from llmft_assets.modeling.evaluation import IGNORE, hf_perplexity
-from llmft_assets.modeling.training import (
+from llmft_assets.modeling.settings import (
+    Device,
+    Precision,
+    Quantization,
     TrainingSettings,
     cpu_computes_bf16,
+)
+from llmft_assets.modeling.training import (
+    TrainingReport,
     load_adapted_model,
     pick_pad_token,
     to_trl_records,
@@ -184,9 +189,14 @@ def test_train_lora_on_completion_text(tiny_model_dir: Path, tmp_path: Path) -> 
     assert saved.eos_token == "<|im_end|>"
     assert saved.pad_token_id is not None and saved.pad_token_id != saved.eos_token_id
 
-    # The report.
-    assert report.device == "cpu"
-    assert report.precision == ("bf16 mixed" if cpu_computes_bf16() else "fp32")
+    # The report, which round-trips through JSON as the same typed value.
+    assert TrainingReport.from_json(report.to_json()) == report
+    assert report.format is DatasetFormat.completion
+    assert report.max_length == SETTINGS.max_length
+    assert report.hardware.device is Device.cpu
+    assert report.hardware.quantization is Quantization.none
+    assert report.hardware.optimizer == "adamw_torch"
+    assert report.hardware.precision is (Precision.bf16 if cpu_computes_bf16() else Precision.fp32)
     assert report.steps == SETTINGS.max_steps
     assert report.resumed_from_step == 0
     assert report.train_tokens > 0
@@ -245,7 +255,7 @@ def test_prompt_formats_score_only_the_response(
     fmt: DatasetFormat, tiny_model_dir: Path, tmp_path: Path
 ) -> None:
     dataset = dataset_for(fmt)
-    settings = replace(SETTINGS, max_steps=2, max_length=256)
+    settings = SETTINGS.model_copy(update={"max_steps": 2, "max_length": 256})
     adapter, report, sequences = train_lora(
         tiny_model_dir, dataset, fmt, settings, tmp_path / "work", checkpoints_in(tmp_path)
     )
@@ -300,7 +310,7 @@ def test_a_resumed_run_ends_where_an_uninterrupted_one_does(
     tiny_model_dir: Path, tmp_path: Path
 ) -> None:
     dataset = dataset_for(DatasetFormat.completion)
-    settings = replace(SETTINGS, max_steps=8, eval_steps=4)
+    settings = SETTINGS.model_copy(update={"max_steps": 8, "eval_steps": 4})
     shared = checkpoints_in(tmp_path / "shared")
 
     with pytest.raises(Crash):
@@ -359,13 +369,3 @@ def test_a_resumed_run_ends_where_an_uninterrupted_one_does(
     assert report_b.tokens_per_second == pytest.approx(
         report_b.train_tokens / report_b.train_seconds
     )
-
-
-def test_cpu_computes_bf16_follows_the_cpu_flags() -> None:
-    """bf16 autocast only where the chip multiplies bf16 natively (emulated bf16 is slower);
-    the flags come from Linux, the only system the project runs on."""
-    flags = set()
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("flags"):
-            flags.update(line.split(":", 1)[1].split())
-    assert cpu_computes_bf16() == bool({"avx512_bf16", "amx_tile"} & flags)

@@ -171,3 +171,26 @@ def test_two_runs_do_not_see_each_others_checkpoints(tmp_path: Path) -> None:
     assert second.latest(tmp_path / "resume") is None
     second.clear()
     assert first.steps() == [4]
+
+
+def test_a_job_is_its_settings_on_the_current_versions_of_its_inputs(
+    local_store: ArtifactStore, tmp_path: Path
+) -> None:
+    (tmp_path / "base").mkdir()
+    (tmp_path / "base" / "weights").write_text("v1")
+    local_store.write_tree("base", tmp_path / "base")
+    job = StoreCheckpoints.for_job(local_store, "checkpoints", "settings-a", ["base", "data"])
+    job.save(write_checkpoint(tmp_path / "trainer", 2))
+
+    # The same settings on the same inputs: the same job, which resumes.
+    again = StoreCheckpoints.for_job(local_store, "checkpoints", "settings-a", ["base", "data"])
+    assert again.prefix == job.prefix and again.prefix.startswith("checkpoints/")
+    assert again.steps() == [2]
+    # Other settings, or a new version of an input: another job, which starts afresh.
+    other = StoreCheckpoints.for_job(local_store, "checkpoints", "settings-b", ["base", "data"])
+    assert other.steps() == []
+    (tmp_path / "base" / "weights").write_text("v2")
+    local_store.write_tree("base", tmp_path / "base")
+    newer = StoreCheckpoints.for_job(local_store, "checkpoints", "settings-a", ["base", "data"])
+    assert newer.steps() == []
+    assert len({job.prefix, other.prefix, newer.prefix}) == 3

@@ -1,0 +1,53 @@
+"""The model stages as the assets call them: training from the saved dataset folder, and the
+merge scored on the validation sequences training scored."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, PreTrainedTokenizerBase
+
+from llmft_assets.modeling.evaluation import EvalSequences, hf_perplexity
+from llmft_assets.modeling.stage import LOSS_CURVES, MergeReport, run_merge, run_training
+from llmft_assets.modeling.training import NoCheckpointSync
+from llmft_assets.training_data.formats import DatasetFormat
+from llmft_assets_tests.modeling.conftest import SENTENCES
+from llmft_assets_tests.modeling.test_training import SETTINGS, dataset_for
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def test_run_training_trains_on_the_saved_dataset_and_draws_its_curves(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    dataset_for(DatasetFormat.completion).save_to_disk(tmp_path / "dataset")
+    adapter, report, sequences = run_training(
+        tiny_model_dir,
+        tmp_path / "dataset",
+        DatasetFormat.completion,
+        SETTINGS.model_copy(update={"max_steps": 2}),
+        tmp_path / "work",
+        NoCheckpointSync(),
+        log=lambda _: None,
+    )
+    assert (adapter / "adapter_model.safetensors").is_file()
+    assert (adapter / LOSS_CURVES).read_bytes()[:8] == PNG
+    assert report.steps == 2 and report.format is DatasetFormat.completion
+    assert report.eval_tokens == sequences.scored_tokens > 0
+
+
+def test_run_merge_scores_the_saved_merged_weights(
+    tiny_model_dir: Path, adapter_dir: Path, tokenizer: PreTrainedTokenizerBase, tmp_path: Path
+) -> None:
+    ids = [tokenizer(sentence).input_ids for sentence in SENTENCES[:3]]
+    sequences = EvalSequences(token_ids=ids, labels=ids)
+    report = run_merge(tiny_model_dir, adapter_dir, sequences, tmp_path / "merged")
+
+    assert MergeReport.from_json(report.to_json()) == report
+    assert report.parity.top1_agreement == 1.0
+    merged = AutoModelForCausalLM.from_pretrained(tmp_path / "merged", dtype=torch.float32)
+    assert report.perplexity == pytest.approx(hf_perplexity(merged, sequences), rel=1e-6)
+    base = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
+    assert report.perplexity != pytest.approx(hf_perplexity(base, sequences), rel=1e-3)
