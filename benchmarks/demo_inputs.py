@@ -14,9 +14,9 @@ import yaml
 from datasets import DatasetDict, load_from_disk
 
 from llmft_assets.defs import layout
-from llmft_assets.defs.modeling import stored_dataset_format
 from llmft_assets.defs.resources import resources_from_environment
 from llmft_assets.modeling.settings import TrainingSettings
+from llmft_assets.training_data.build import DatasetReport
 from llmft_assets.training_data.formats import DatasetFormat
 
 DEMO_CONFIG = Path(__file__).parents[1] / "llmft_assets" / "configs" / "cpu_demo.yaml"
@@ -38,6 +38,6 @@ def demo_inputs() -> DemoInputs:
     return DemoInputs(
         base_dir=store.read_tree(layout.BASE_MODEL),
         dataset=load_from_disk(str(dataset_dir)),
-        fmt=stored_dataset_format(dataset_dir),
+        fmt=DatasetReport.from_json((dataset_dir / layout.DATASET_INFO).read_text()).format,
         settings=TrainingSettings(**demo),
     )

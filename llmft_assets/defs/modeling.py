@@ -1,7 +1,6 @@
 """The model half: base model -> LoRA adapter -> merged model -> GGUF, with their reports."""
 
 import base64
-import json
 import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -21,7 +20,7 @@ from llmft_assets.modeling.settings import TrainingSettings
 from llmft_assets.modeling.stage import LOSS_CURVES, MergeReport, run_merge, run_training
 from llmft_assets.modeling.training import TrainingReport
 from llmft_assets.storage.checkpoints import StoreCheckpoints
-from llmft_assets.training_data.formats import DatasetFormat
+from llmft_assets.training_data.build import DatasetReport
 
 ML_TEAM = "team:ml"
 
@@ -41,11 +40,6 @@ def base_model(
         report = run_base_model(config, folder)
         info = artifact_store.store().write_tree(layout.BASE_MODEL, folder)
     return dg.MaterializeResult(metadata={**asdict(report), **stored(info)})
-
-
-def stored_dataset_format(dataset_dir: Path) -> DatasetFormat:
-    """The format `training_dataset` built the dataset in (written beside it)."""
-    return DatasetFormat(json.loads((dataset_dir / layout.DATASET_INFO).read_text())["format"])
 
 
 class TrainingConfig(dg.Config, TrainingSettings):
@@ -68,7 +62,7 @@ def lora_adapter(
     inputs = (layout.BASE_MODEL, layout.DATASET)
     checkpoints = StoreCheckpoints.for_job(store, layout.CHECKPOINTS, config.fingerprint(), inputs)
     dataset_dir = store.read_tree(layout.DATASET)
-    fmt = stored_dataset_format(dataset_dir)
+    fmt = DatasetReport.from_json((dataset_dir / layout.DATASET_INFO).read_text()).format
     with tempfile.TemporaryDirectory() as tmp:
         adapter_dir, report, sequences = run_training(
             store.read_tree(layout.BASE_MODEL),
