@@ -2,7 +2,8 @@
 
 `pipeline` materializes every asset, step by step, with `dagster asset materialize`.
 
-`clean PATH...` shows what cleaning does to a document before it goes into a run: it calls the
+`clean PATH...` shows what cleaning does to a document before it goes into a run: it reads
+each file as the sources do (regular files only, bounded in bytes and time) and calls the
 same `clean_document` as the `cleaned_documents` asset. A bad file gets an error line (on
 stderr, or as an `error` field with --jsonl) and the other files still print.
 """
@@ -18,6 +19,8 @@ from pathlib import Path
 from llmft_assets.cleaning.documents import DocumentKind, clean_document
 from llmft_assets.errors import DocumentError
 from llmft_assets.sources.naming import document_id
+from llmft_assets.sources.policy import FetchPolicy
+from llmft_assets.sources.reading import read_file
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -41,9 +44,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _clean(paths: list[Path], kind: DocumentKind | None, jsonl: bool) -> int:
     failures = 0
+    policy = FetchPolicy()
     for index, path in enumerate(paths):
         try:
-            data = path.read_bytes()
+            data = read_file(path, policy)
             document = clean_document(
                 data,
                 doc_id=document_id("file", path.stem),

@@ -19,7 +19,12 @@ from llmft_assets.defs.ingestion import (
 )
 from llmft_assets.defs.modeling import base_model
 from llmft_assets.defs.preparation import text_chunks, training_dataset
-from llmft_assets.defs.resources import ArtifactStoreResource, BlogPostSource, GutenbergSource
+from llmft_assets.defs.resources import (
+    ArtifactStoreResource,
+    BlogPostSource,
+    GutenbergSource,
+    NotesSource,
+)
 from llmft_assets.storage.artifacts import ArtifactStore
 
 ALL_ASSETS = (
@@ -122,5 +127,6 @@ def make_deployment(tmp_path: Path, instance: dg.DagsterInstance) -> Deployment:
         "artifact_store": ArtifactStoreResource(root=str(tmp_path / "store")),
         "blog_source": BlogPostSource(folder=str(posts)),
         "gutenberg_source": GutenbergSource(folder=str(books)),
+        "notes_source": NotesSource(),  # none: the demo's figures are those of posts and books
     }
     return Deployment(instance, resources, posts, books)

@@ -12,24 +12,24 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
-from llmft_assets.sources.http import HttpPolicy
+from llmft_assets.sources.policy import FetchPolicy
 
 REAL_GUTENDEX = "https://gutendex.com"
 _HANG_LIMIT_S = 10.0
 
 
-def fast_policy(**overrides: object) -> HttpPolicy:
+def fast_policy(**overrides: object) -> FetchPolicy:
     """Fast backoff, so retries cost milliseconds. The read timeout stays generous: tests that
     need a timeout to fire (against a hanging server) pass a small one themselves."""
     values: dict[str, object] = {
         "connect_timeout_s": 5.0,
-        "read_timeout_s": 5.0,
+        "timeout_s": 5.0,
         "max_attempts": 3,
         "backoff_s": 0.01,
         "max_bytes": 1 << 20,
     }
     values.update(overrides)
-    return HttpPolicy(**values)  # type: ignore[arg-type]
+    return FetchPolicy(**values)  # type: ignore[arg-type]
 
 
 @dataclass

@@ -9,9 +9,10 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 
 from llmft_assets.cleaning.decoding import decode_text
-from llmft_assets.cleaning.gutenberg import BOILERPLATE, strip_gutenberg
+from llmft_assets.cleaning.gutenberg import BOILERPLATE, author_text_chars, strip_gutenberg
 from llmft_assets.cleaning.html import extract_article
 from llmft_assets.cleaning.language import guess_language
+from llmft_assets.cleaning.text import clean_note
 from llmft_assets.cleaning.titles import title_from_file_name
 from llmft_assets.errors import DocumentError
 
@@ -24,8 +25,9 @@ _HTML_START = re.compile(
 
 
 class DocumentKind(StrEnum):
-    HTML = "html"
-    GUTENBERG = "gutenberg"
+    HTML = "html"  # a web page: its main article
+    GUTENBERG = "gutenberg"  # a book: without Project Gutenberg's header, licence and footer
+    TEXT = "text"  # a plain-text or Markdown note, kept as written
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,9 @@ def _extract(
     if kind is DocumentKind.HTML:
         article = extract_article(text, file_name=file_name)
         return article.title, article.text, "", ()
+    if kind is DocumentKind.TEXT:
+        note = clean_note(text)
+        return note.title, note.text, "", ()
     book = strip_gutenberg(text)
     leftover = BOILERPLATE.search(book.text)
     if leftover:
@@ -104,4 +109,9 @@ def _extract(
         )
     if len(book.text) < MIN_BOOK_CHARS:
         raise DocumentError(f"only {len(book.text)} characters of text after stripping")
+    if author_text_chars(book.text) < MIN_BOOK_CHARS:
+        raise DocumentError(
+            "nothing but Project Gutenberg header and licence text: fewer than"
+            f" {MIN_BOOK_CHARS} characters of the author's"
+        )
     return book.title, book.text, book.language, book.flags

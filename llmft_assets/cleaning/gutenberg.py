@@ -130,6 +130,17 @@ BOILERPLATE = re.compile(
     r"THE\s+SMALL\s+PRINT!|www\.gutenberg\.(?:org|net)/license",
     re.IGNORECASE,
 )
+# What Project Gutenberg says about itself in headers and banners of every era, beyond the
+# licence: a paragraph holding one is the project's, not the author's.
+_HOUSE_PHRASE = re.compile(
+    r"electronic[ \t\n]+texts?|this[ \t\n]+header|release[ \t\n]+dates?|donations?|"
+    r"small[ \t\n]+print|updated[ \t\n]+editions|web[ \t\n]*site|mail[ \t\n]+to:|"
+    r"internet|bitnet|volunteers|public[ \t\n]+domain|copyright[ \t\n]+laws?|"
+    r"executive[ \t\n]+director|\[e-?(?:book|text)[ \t]*#|e-?(?:book|text)[ \t]+#",
+    re.IGNORECASE,
+)
+# A header field ("Title: Morning Bells", "Character set encoding: UTF-8").
+_FIELD = re.compile(r"[ \t]*[A-Z][A-Za-z ]{1,30}:[ \t]*\S")
 _HEADER_SEARCH_CHARS = 60_000  # fields like Title: and Author: sit in the first few pages
 _LEADING_WINDOW_LINES = 80  # credits and notes about the e-text sit among the first lines
 _TRAILING_NOTE_SHARE = 0.05  # a transcriber's section this close to the end runs to the end
@@ -171,6 +182,27 @@ def strip_gutenberg(text: str) -> StrippedBook:
     return StrippedBook(
         text=_tidy(body), title=title, author=author, language=language, flags=tuple(flags)
     )
+
+
+def author_text_chars(text: str) -> int:
+    """Characters of a stripped book's text in paragraphs that are the author's: not a header
+    field, a credit, a licence or the project's notes about itself. A file that is only
+    Project Gutenberg's header and licence has next to none."""
+    return sum(len(p) for p in _PARAGRAPH.findall(text) if not _is_project_paragraph(p))
+
+
+def _is_project_paragraph(paragraph: str) -> bool:
+    return (
+        _is_boilerplate(paragraph)
+        or bool(BOILERPLATE.search(paragraph) or _HOUSE_PHRASE.search(paragraph))
+        or _is_header_fields(paragraph)
+    )
+
+
+def _is_header_fields(paragraph: str) -> bool:
+    """Fields, one a line; a value that wraps goes on in indented lines."""
+    first, *others = paragraph.split("\n")
+    return bool(_FIELD.match(first)) and all(_FIELD.match(x) or x[:1] in " \t" for x in others)
 
 
 def _body_bounds(text: str) -> tuple[int, int, list[str]]:

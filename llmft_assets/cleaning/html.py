@@ -2,8 +2,10 @@
 
 trafilatura decides what is main content (it scores at the top of open extractor
 benchmarks); this module feeds it a whole document, renders its block tree into text with a
-blank line between blocks, and finds the title. Substack exports are body fragments with no
-<html>/<body>: wrapped as an <article>, they keep their headings and lists.
+blank line between blocks, and finds the title. On a page with no post, trafilatura returns
+what there is (a cookie notice, a footer): a page whose text is only such lines and menu
+labels is rejected, by the same minimum length as an empty one. Substack exports are body
+fragments with no <html>/<body>: wrapped as an <article>, they keep their headings and lists.
 """
 
 from __future__ import annotations
@@ -28,6 +30,24 @@ _TITLE_BYLINE = re.compile(r"\s+[-|–—·]\s+by\s+\S", re.IGNORECASE)
 _PLAIN_QUOTES = str.maketrans("‘’“”", "''\"\"")
 # A block that is only a number such as "14" or "1.2K": a like, clap or response counter.
 _ENGAGEMENT_COUNT = re.compile(r"\d[\d.,]*\s*[KkMm]?\Z")
+# Lines that a site puts around every page rather than in a post: cookie and consent notices,
+# legal footers, share, follow and subscribe prompts, navigation. A line this long that says
+# one of these is still the site talking; a longer one is a paragraph that mentions it.
+_SITE_PHRASE = re.compile(
+    r"\b(?:(?:we|this\s+(?:web)?site)\s+uses?\s+cookies|cookie\s+(?:policy|settings|preferences"
+    r"|consent)|accept\s+(?:all\s+)?cookies|accept\s+all|privacy\s+(?:policy|notice|settings)|"
+    r"terms\s+(?:of\s+(?:use|service)|(?:and|&)\s+conditions)|all\s+rights\s+reserved|"
+    r"copyright\s+(?:©|\(c\)|\d{4})|powered\s+by|click\s+to\s+share|share\s+(?:this|on|via)\b|"
+    r"follow\s+(?:us|me)\s+on|subscribe\s+(?:now|for\s+free|to\s+(?:our|my|the)\s+"
+    r"(?:newsletter|blog|channel|feed))|(?:our|my)\s+newsletter|sign\s+(?:up|in)\s+(?:for|to)|"
+    r"skip\s+to\s+(?:main\s+)?content|back\s+to\s+top|(?:previous|next)\s+post|related\s+posts|"
+    r"read\s+more|leave\s+a\s+(?:reply|comment))\b|©",
+    re.IGNORECASE,
+)
+_SITE_LINE_CHARS = 400
+# A menu item or link label: a few words that do not end a sentence.
+_LABEL_WORDS = 3
+_LIST_MARKER = re.compile(r"^\s*(?:[-*•]|\d+\.)\s+")
 
 
 @dataclass(frozen=True)
@@ -71,7 +91,20 @@ def extract_article(html: str, *, file_name: str | None = None) -> Article:
     text = "\n\n".join(blocks)
     if len(text) < _MIN_TEXT_CHARS:
         raise DocumentError("no article text found in the HTML (truncated or not a post?)")
+    if sum(len(line) for line in text.split("\n") if not _is_site_line(line)) < _MIN_TEXT_CHARS:
+        raise DocumentError(
+            "no article text found in the HTML, only the site's navigation, notices, footer or"
+            " share links"
+        )
     return Article(title=title or blocks[0][:120], text=text)
+
+
+def _is_site_line(line: str) -> bool:
+    """Whether a line of extracted text is the site's rather than the post's."""
+    line = _LIST_MARKER.sub("", line).strip()
+    if len(line.split()) <= _LABEL_WORDS and not line.endswith((".", "!", "?", "…")):
+        return True
+    return len(line) <= _SITE_LINE_CHARS and bool(_SITE_PHRASE.search(line))
 
 
 def _title_from_tree(tree: lxml.html.HtmlElement) -> str | None:

@@ -1,10 +1,9 @@
-"""Where each asset keeps its files inside the artifact store."""
+"""Where each asset keeps its files inside the artifact store. A raw document sits in its
+source's folder (the source's asset name) with its source's suffix (see sources/registry.py)."""
 
-from llmft_assets.sources.catalog import BLOG, GUTENBERG
+from llmft_assets.sources.registry import source_of
 
 CATALOG = "document_catalog/catalog.parquet"
-RAW_FOLDERS = {BLOG: "blog_posts_html", GUTENBERG: "gutenberg_books"}
-RAW_SUFFIXES = {BLOG: ".html", GUTENBERG: ".txt"}
 CLEANED_FOLDER = "cleaned_documents"
 CHUNKS = "text_chunks/chunks.parquet"
 CHUNKING_SPEC = "text_chunks/spec.json"
@@ -23,17 +22,9 @@ EXPORT_REPORT = "reports/gguf_model.json"
 REJECTED_FOLDER = "rejected"
 
 
-def source_of(doc_id: str) -> str:
-    """Document ids start with their source: `blog-...` or `gutenberg-...`."""
-    source = doc_id.split("-", 1)[0]
-    if source not in RAW_FOLDERS:
-        raise ValueError(f"document id {doc_id!r} does not start with a known source")
-    return source
-
-
 def raw_document(doc_id: str) -> str:
     source = source_of(doc_id)
-    return f"{RAW_FOLDERS[source]}/{doc_id}{RAW_SUFFIXES[source]}"
+    return f"{source.raw_asset}/{doc_id}{source.raw_suffix}"
 
 
 def cleaned_document(doc_id: str) -> str:
@@ -46,4 +37,4 @@ def rejection(stage: str, doc_id: str) -> str:
 
 
 def rejected_bytes(stage: str, doc_id: str) -> str:
-    return f"{REJECTED_FOLDER}/{stage}/{doc_id}{RAW_SUFFIXES[source_of(doc_id)]}"
+    return f"{REJECTED_FOLDER}/{stage}/{doc_id}{source_of(doc_id).raw_suffix}"

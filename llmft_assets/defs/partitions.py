@@ -1,14 +1,17 @@
 """One dynamic partition per document, registered by `document_catalog` when it is found.
 
-Each source has its own partition set (a post is not a book); `cleaned_documents` spans
-both. Document ids carry their source as a prefix (`blog-...`, `gutenberg-...`), so the same
-key names a document in its source's set and in `documents`.
+Each source has its own partition set (a post is not a book), named by its `Source`;
+`cleaned_documents` spans them all. Document ids carry their source as a prefix (`blog-...`,
+`gutenberg-...`), so the same key names a document in its source's set and in `documents`.
 """
 
 import dagster as dg
 
-blog_post_partitions = dg.DynamicPartitionsDefinition(name="blog_posts")
-book_partitions = dg.DynamicPartitionsDefinition(name="gutenberg_books")
+from llmft_assets.sources.registry import SOURCES
+
+SOURCE_PARTITIONS = {
+    source.name: dg.DynamicPartitionsDefinition(name=source.partitions) for source in SOURCES
+}
 document_partitions = dg.DynamicPartitionsDefinition(name="documents")
 
 # A backfill over thousands of documents runs as one run per range, not one per document.

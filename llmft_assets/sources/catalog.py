@@ -1,8 +1,9 @@
-"""Discover documents in their sources, and fetch one document's raw bytes.
+"""Catalog entries, the ways of listing them, and fetching one entry's raw bytes.
 
-Discovery lists what exists (files in a folder, objects under an S3 prefix, a list of URLs,
-books from Gutendex) as catalog entries with stable ids; fetching reads one entry's bytes,
-bounded in size. The catalog is what turns new documents into new partitions.
+Discovery lists what exists (files in a folder, objects under an S3 prefix, a list of URLs)
+as catalog entries with stable ids; fetching reads one entry's bytes, bounded by a
+`FetchPolicy`, from the web, S3 or the local disk (through `reading.read_file`). Each source
+module combines these; the catalog is what turns new documents into new partitions.
 """
 
 from __future__ import annotations
@@ -14,24 +15,21 @@ from urllib.parse import urlparse
 from botocore.exceptions import BotoCoreError, ClientError
 
 from llmft_assets.errors import DocumentError, SourceError
-from llmft_assets.sources.gutendex import GutendexListing
-from llmft_assets.sources.http import FetchError, HttpPolicy, fetch_bytes
+from llmft_assets.sources.http import FetchError, fetch_bytes
 from llmft_assets.sources.naming import document_id
-from llmft_assets.storage.backends import LocalBackend, S3Backend, backend_for
+from llmft_assets.sources.policy import FetchPolicy
+from llmft_assets.sources.reading import read_file
+from llmft_assets.storage.backends import S3Backend, backend_for
 
-BLOG = "blog"
-GUTENBERG = "gutenberg"
 SAMPLE_DATA = Path(__file__).resolve().parent.parent / "sample_data"
 BUNDLED_BLOG_POSTS = SAMPLE_DATA / "blog_posts"
 BUNDLED_BOOKS = SAMPLE_DATA / "gutenberg"
-HTML_SUFFIXES = (".html", ".htm")
-TEXT_SUFFIXES = (".txt",)
 
 
 @dataclass(frozen=True)
 class CatalogEntry:
     doc_id: str
-    source: str  # BLOG or GUTENBERG
+    source: str  # the name of its Source
     locator: str  # a local path, an s3:// URI or an http(s) URL
     title: str = ""  # empty when only the content can tell
     authors: str = ""
@@ -42,9 +40,11 @@ class CatalogEntry:
 
 
 def discover_folder(folder: Path, source: str, suffixes: tuple[str, ...]) -> list[CatalogEntry]:
+    """Every entry of `folder` with one of `suffixes` but subfolders. Links, FIFOs and devices
+    are listed too: fetching sets them aside with the reason, where a user sees it."""
     if not folder.is_dir():
         raise SourceError(f"{source} folder does not exist or is not a folder: {folder}")
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in suffixes)
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in suffixes and not p.is_dir())
     entries = [CatalogEntry(document_id(source, p.stem), source, str(p)) for p in files]
     return _with_unique_ids(entries)
 
@@ -78,20 +78,6 @@ def discover_urls(urls: list[str], source: str) -> list[CatalogEntry]:
     return _with_unique_ids(entries)
 
 
-def gutendex_entries(listing: GutendexListing) -> list[CatalogEntry]:
-    return [
-        CatalogEntry(
-            doc_id=document_id(GUTENBERG, str(book.book_id)),
-            source=GUTENBERG,
-            locator=book.text_url,
-            title=book.title,
-            authors="; ".join(book.authors),
-            language=",".join(book.languages),
-        )
-        for book in listing.books
-    ]
-
-
 def _with_unique_ids(entries: list[CatalogEntry]) -> list[CatalogEntry]:
     """Two inputs whose names sanitize alike get ids from their full locators instead."""
     seen: dict[str, int] = {}
@@ -104,26 +90,29 @@ def _with_unique_ids(entries: list[CatalogEntry]) -> list[CatalogEntry]:
 
 
 def fetch_document(
-    entry: CatalogEntry, policy: HttpPolicy, s3_endpoint_url: str | None = None
+    entry: CatalogEntry, policy: FetchPolicy, s3_endpoint_url: str | None = None
 ) -> bytes:
-    """Raw bytes of one catalog entry; DocumentError if it cannot be read within the cap."""
+    """Raw bytes of one catalog entry; DocumentError if it cannot be read within the policy."""
     locator = entry.locator
     try:
         if locator.startswith(("http://", "https://")):
             return fetch_bytes(locator, policy)
         if locator.startswith("s3://"):
-            bucket_uri, _, key = locator.removeprefix("s3://").partition("/")
-            backend = backend_for(f"s3://{bucket_uri}", s3_endpoint_url)
-        else:
-            backend, key = LocalBackend(Path(locator).parent), Path(locator).name
-        size = backend.size(key)  # before reading: the cap bounds memory, not just output
-        if size > policy.max_bytes:
-            raise DocumentError(f"{locator} is {size} bytes, over the {policy.max_bytes} cap")
-        data = backend.get_bytes(key)
+            return _read_s3_object(locator, policy, s3_endpoint_url)
+        return read_file(Path(locator), policy)
     except FetchError as error:
         raise DocumentError(f"download failed: {error}") from error
     except (OSError, ClientError, BotoCoreError) as error:
         raise DocumentError(f"cannot read {locator}: {error}") from error
+
+
+def _read_s3_object(uri: str, policy: FetchPolicy, endpoint_url: str | None) -> bytes:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    backend = backend_for(f"s3://{bucket}", endpoint_url)
+    size = backend.size(key)  # before reading: the cap bounds memory, not just output
+    if size > policy.max_bytes:
+        raise DocumentError(f"{uri} is {size} bytes, over the {policy.max_bytes} cap")
+    data = backend.get_bytes(key)
     if len(data) > policy.max_bytes:
-        raise DocumentError(f"{locator} is {len(data)} bytes, over the {policy.max_bytes} cap")
+        raise DocumentError(f"{uri} is {len(data)} bytes, over the {policy.max_bytes} cap")
     return data

@@ -14,7 +14,8 @@ from urllib.parse import parse_qsl, urlencode, urlparse
 import requests
 
 from llmft_assets.errors import SourceError
-from llmft_assets.sources.http import FetchError, HttpPolicy, fetch_bytes
+from llmft_assets.sources.http import FetchError, fetch_bytes
+from llmft_assets.sources.policy import FetchPolicy
 
 PAGE_SIZE = 32
 _MAX_LISTING_BYTES = 10 * 1024 * 1024
@@ -42,7 +43,7 @@ def search_books(
     languages: tuple[str, ...],
     max_books: int,
     mime_type: str = "text/plain",
-    policy: HttpPolicy,
+    policy: FetchPolicy,
     session: requests.Session | None = None,
 ) -> GutendexListing:
     """Up to `max_books` usable books matching the query, in the server's order."""
@@ -68,18 +69,13 @@ def search_books(
 
 
 def _get_page(
-    base_url: str, params: dict[str, str], policy: HttpPolicy, session: requests.Session | None
+    base_url: str, params: dict[str, str], policy: FetchPolicy, session: requests.Session | None
 ) -> dict:
     url = f"{base_url.rstrip('/')}/books?{urlencode(params)}"
-    listing_policy = HttpPolicy(
-        connect_timeout_s=policy.connect_timeout_s,
-        read_timeout_s=policy.read_timeout_s,
-        max_attempts=policy.max_attempts,
-        backoff_s=policy.backoff_s,
-        max_bytes=_MAX_LISTING_BYTES,
-    )
     try:
-        body = fetch_bytes(url, listing_policy, session)
+        body = fetch_bytes(
+            url, policy.model_copy(update={"max_bytes": _MAX_LISTING_BYTES}), session
+        )
     except FetchError as error:
         raise SourceError(f"Gutendex listing failed: {error}") from error
     try:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from urllib.parse import urlparse
 
 import requests
+
+from llmft_assets.sources.policy import FetchPolicy
 
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 _USER_AGENT = "llmft/0.1 (+https://github.com/llmft)"
@@ -16,19 +17,7 @@ class FetchError(Exception):
     """A download failed for good (after retries, or with a status that retrying won't fix)."""
 
 
-@dataclass(frozen=True)
-class HttpPolicy:
-    """How patient and how trusting a download is."""
-
-    connect_timeout_s: float = 10.0
-    read_timeout_s: float = 60.0
-    max_attempts: int = 4
-    backoff_s: float = 1.0
-    max_bytes: int = 50 * 1024 * 1024
-    deadline_s: float = 600.0  # one attempt's whole transfer, however slowly bytes trickle
-
-
-def fetch_bytes(url: str, policy: HttpPolicy, session: requests.Session | None = None) -> bytes:
+def fetch_bytes(url: str, policy: FetchPolicy, session: requests.Session | None = None) -> bytes:
     """GET `url` and return its body, retrying transient failures with exponential backoff."""
     if urlparse(url).scheme not in ("http", "https"):
         raise FetchError(f"refusing to fetch non-HTTP URL {url!r}")
@@ -41,7 +30,7 @@ def fetch_bytes(url: str, policy: HttpPolicy, session: requests.Session | None =
             with http.get(
                 url,
                 stream=True,
-                timeout=(policy.connect_timeout_s, policy.read_timeout_s),
+                timeout=(policy.connect_timeout_s, policy.timeout_s),
                 headers={"User-Agent": _USER_AGENT},
             ) as response:
                 if response.status_code in _RETRY_STATUS:
@@ -61,7 +50,7 @@ def fetch_bytes(url: str, policy: HttpPolicy, session: requests.Session | None =
     raise FetchError(f"{url} failed after {policy.max_attempts} attempts ({last_problem})")
 
 
-def _read_capped(response: requests.Response, url: str, policy: HttpPolicy) -> bytes:
+def _read_capped(response: requests.Response, url: str, policy: FetchPolicy) -> bytes:
     declared = response.headers.get("Content-Length")
     if declared and declared.isdigit() and int(declared) > policy.max_bytes:
         raise FetchError(f"{url} is {int(declared)} bytes, over the {policy.max_bytes}-byte cap")

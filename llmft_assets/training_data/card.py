@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from datasets import DatasetDict
 
+from llmft_assets.sources.registry import SOURCES
 from llmft_assets.training_data.formats import DatasetFormat
 
 
@@ -13,6 +14,7 @@ def dataset_card(
 ) -> str:
     documents = chunks.drop_duplicates("doc_id")
     by_source = documents.groupby("source").size().to_dict()
+    counts = ", ".join(f"{by_source[s.name]} {s.plural}" for s in SOURCES if s.name in by_source)
     languages = sorted({lang for lang in documents.get("language", []) if lang}) or ["en"]
     tokens_by_doc = chunks.groupby("doc_id")["token_count"].sum()
     rows = "\n".join(
@@ -36,7 +38,7 @@ pretty_name: llmft training dataset
 # llmft training dataset
 
 Built by the llmft Dagster pipeline from {len(documents)} documents
-({by_source.get("blog", 0)} blog posts, {by_source.get("gutenberg", 0)} Project Gutenberg books),
+({counts}),
 cleaned, deduplicated and chunked in tokens of `{tokenizer_name}`. Format: `{fmt.value}`.
 Train and validation are split by document: no document is in both.
 

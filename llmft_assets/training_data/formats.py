@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from llmft_assets.sources.registry import source_named
+
 # Opens an input_response completion: what the model writes between request and response.
 PROMPT_SEPARATOR = "\n\n"
 
@@ -27,8 +29,8 @@ CHAT_FORMATS = frozenset({DatasetFormat.conversations, DatasetFormat.messages})
 
 
 def request_for(source: str, title: str, part: int, parts: int) -> str:
-    """What a user would ask for to get this chunk."""
-    kind = "blog post" if source == "blog" else "passage from the book"
+    """What a user would ask for to get this chunk; its source names the kind of text."""
+    kind = source_named(source).request
     if parts == 1:
         return f"Write a {kind} titled “{title}”."
     return f"Write part {part} of {parts} of the {kind} titled “{title}”."

@@ -325,3 +325,45 @@ def test_counters_around_the_article_go_and_numbers_in_it_stay() -> None:
     )
     blocks = extract_article(html).text.split("\n\n")
     assert blocks == [ARTICLE_TEXT, "42", ARTICLE_TEXT]
+
+
+SITE_ONLY_PAGES = {
+    "nav-cookie-footer": (
+        "<!doctype html><html><head><title>Example Blog</title></head><body><header><nav><ul>"
+        "<li><a href='/'>Home</a></li><li><a href='/about'>About</a></li>"
+        "<li><a href='/blog'>Blog</a></li></ul></nav></header><div class='cookie-banner'><p>We"
+        " use cookies to improve your experience on our website. By continuing to browse, you"
+        " agree to our use of cookies.</p><button>Accept all</button></div><footer><p>© 2024"
+        " Example Media Ltd. All rights reserved.</p><p><a href='/privacy'>Privacy Policy</a> |"
+        " <a href='/terms'>Terms of Service</a></p></footer></body></html>"
+    ),
+    "share-links": (
+        "<html><body><article><div class='share'><a href='#'>Share on Twitter</a> <a href='#'>"
+        "Share on Facebook</a> <a href='#'>Copy link</a></div><p>Subscribe to our newsletter to"
+        " get the latest posts delivered to your inbox every week.</p></article></body></html>"
+    ),
+    "consent-dialog": (
+        "<html><body><main><h1>Your privacy</h1><p>This website uses cookies and similar"
+        " technologies to personalise content and ads, to provide social media features and"
+        " to analyse our traffic.</p><p><a>Accept all cookies</a> <a>Reject</a></p></main>"
+        "</body></html>"
+    ),
+    "footer-only": (
+        "<html><body><div id='content'></div><footer><h3>Stay in touch</h3><p>Sign up for our"
+        " newsletter and never miss a post.</p><p>Follow us on Twitter, Instagram and"
+        " YouTube.</p><p>Copyright © 2023 Data Blog Inc. All rights reserved. Powered by"
+        " WordPress.</p></footer></body></html>"
+    ),
+}
+
+
+@pytest.mark.parametrize("html", SITE_ONLY_PAGES.values(), ids=SITE_ONLY_PAGES.keys())
+def test_a_page_of_only_the_sites_navigation_notices_and_links_is_rejected(html: str) -> None:
+    with pytest.raises(DocumentError, match="no article text found in the HTML"):
+        extract_article(html, file_name="page.html")
+
+
+def test_a_short_post_that_mentions_site_words_is_kept() -> None:
+    text = "Kafka consumers subscribe to topics; the broker keeps their offsets, not the consumer."
+    html = f"<html><body><article><h1>Offsets</h1><p>{text}</p></article></body></html>"
+    assert extract_article(html).text == text

@@ -23,12 +23,15 @@ from llmft_assets.defs.ingestion import (
     cleaned_documents,
     document_catalog,
     gutenberg_books,
+    notes_text,
 )
 from llmft_assets.defs.preparation import text_chunks, training_dataset
-from llmft_assets.defs.resources import GutenbergSource
-from llmft_assets_tests.deployment import POSTS, Deployment
+from llmft_assets.defs.resources import GutenbergSource, NotesSource
+from llmft_assets_tests.deployment import POSTS, Deployment, copy_samples
 from llmft_assets_tests.gutendex_server import FakeGutendex, running
+from llmft_assets_tests.hostile_files import make_hostile_files
 
+NOTES = ["backfills-without-tears.md", "on-naming-tables.txt", "reading-query-plans.md"]
 POST_IDS = {
     "blog-89014957.data-engineer-vs-senior-data-engineer",
     "blog-parquet-is-not-magic",
@@ -260,3 +263,43 @@ def test_weekly_retraining_runs_only_when_the_dataset_changed(deployment: Deploy
     deployment.materialize([text_chunks, training_dataset])
     second = evaluate()
     assert isinstance(second, dg.RunRequest) and second.run_key != first.run_key
+
+
+def test_notes_go_through_the_graph_into_the_dataset_asking_for_a_note(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    notes = copy_samples(tmp_path / "notes", "notes", NOTES)
+    make_hostile_files(notes, ".md")
+    deployment.resources["notes_source"] = NotesSource(folder=str(notes))
+    deployment.materialize([document_catalog])
+    note_ids = set(deployment.instance.get_dynamic_partitions("notes"))
+    assert {f"notes-{Path(n).stem}" for n in NOTES} < note_ids
+    assert note_ids <= set(deployment.instance.get_dynamic_partitions("documents"))
+
+    result = deployment.materialize([notes_text], "notes")
+    [fetched] = {m["fetched"] for m in materializations(result, "notes_text").values()}
+    assert fetched == len(NOTES) + 1  # the link to /proc/self/maps is a small regular file
+    meta = next(iter(materializations(result, "notes_text").values()))
+    for kind, reason in [("fifo", "a FIFO"), ("link-to-fifo", "a FIFO"), ("sparse", "cap")]:
+        assert f"notes-{kind}" in meta["rejected_documents"]
+        assert (
+            reason
+            in deployment.store.read_json(layout.rejection("notes_text", f"notes-{kind}"))["reason"]
+        )
+    deployment.materialize([blog_posts_html], "blog_posts")
+    deployment.materialize([gutenberg_books], "gutenberg_books")
+    deployment.materialize([cleaned_documents], "documents")
+    note = deployment.store.read_table(layout.cleaned_document("notes-reading-query-plans")).iloc[0]
+    assert (note.kind, note.title) == ("text", "Reading query plans")
+    assert note.text.startswith("Start at the bottom of the plan")
+
+    run_config = {"ops": {"training_dataset": {"config": {"format": "conversations"}}}}
+    assert deployment.materialize([text_chunks, training_dataset], run_config=run_config).success
+    dataset = load_from_disk(str(deployment.store.read_tree(layout.DATASET)))
+    records = [r for split in dataset.values() for r in split if r["doc_id"].startswith("notes-")]
+    requests = {r["conversations"][0]["value"] for r in records}
+    assert "Write a note titled “Reading query plans”." in requests
+    assert "Write a note titled “Backfills without tears”." in requests
+    chunks = deployment.store.read_table(layout.CHUNKS)
+    backfills = chunks[chunks.doc_id == "notes-backfills-without-tears"].text.str.cat()
+    assert "- a partition that quietly reads" in backfills  # the note's lines are kept

@@ -9,22 +9,21 @@ import boto3
 import pytest
 
 from llmft_assets.errors import DocumentError, SourceError
+from llmft_assets.sources.blog import BLOG_POSTS, HTML_SUFFIXES
 from llmft_assets.sources.catalog import (
-    BLOG,
-    GUTENBERG,
-    HTML_SUFFIXES,
-    TEXT_SUFFIXES,
     CatalogEntry,
     discover_folder,
     discover_s3_prefix,
     discover_urls,
     fetch_document,
-    gutendex_entries,
 )
+from llmft_assets.sources.gutenberg import GUTENBERG_BOOKS, TEXT_SUFFIXES, gutendex_entries
 from llmft_assets.sources.gutendex import search_books
 from llmft_assets_tests.gutendex_server import FakeGutendex, fast_policy
 
 SAFE_ID = re.compile(r"^[a-z0-9._-]+$")
+BLOG = BLOG_POSTS.name
+GUTENBERG = GUTENBERG_BOOKS.name
 POST = b"<html><body><article><p>Hello.</p></article></body></html>"
 
 

@@ -70,7 +70,7 @@ def test_a_missing_file_is_a_404_failure_named_by_url(gutendex: FakeGutendex) ->
 def test_a_timeout_is_retried_and_can_then_succeed(gutendex: FakeGutendex) -> None:
     url = gutendex.serve("/files/a.txt", BODY)
     gutendex.hang_next = 1
-    assert fetch_bytes(url, fast_policy(read_timeout_s=0.5, max_attempts=2)) == BODY
+    assert fetch_bytes(url, fast_policy(timeout_s=0.5, max_attempts=2)) == BODY
     assert len(gutendex.requests_to("/files/a.txt")) == 2
 
 
@@ -78,7 +78,7 @@ def test_a_server_that_always_hangs_gives_a_fetch_error(gutendex: FakeGutendex) 
     url = gutendex.serve("/files/a.txt", BODY)
     gutendex.hang_always = True
     with pytest.raises(FetchError) as raised:
-        fetch_bytes(url, fast_policy(read_timeout_s=0.3, max_attempts=3))
+        fetch_bytes(url, fast_policy(timeout_s=0.3, max_attempts=3))
     assert "3 attempts" in str(raised.value)
     assert "Timeout" in str(raised.value)
     assert len(gutendex.requests_to("/files/a.txt")) == 3
@@ -87,7 +87,7 @@ def test_a_server_that_always_hangs_gives_a_fetch_error(gutendex: FakeGutendex) 
 def test_a_body_that_stalls_midway_is_retried(gutendex: FakeGutendex) -> None:
     url = gutendex.serve("/files/a.txt", BODY)
     gutendex.stall_body_next = 1
-    assert fetch_bytes(url, fast_policy(read_timeout_s=0.5, max_attempts=2)) == BODY
+    assert fetch_bytes(url, fast_policy(timeout_s=0.5, max_attempts=2)) == BODY
     assert len(gutendex.requests_to("/files/a.txt")) == 2
 
 

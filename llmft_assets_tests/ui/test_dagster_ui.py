@@ -32,7 +32,8 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from llmft_assets.sources.catalog import BLOG, GUTENBERG
+from llmft_assets.sources.blog import BLOG_POSTS
+from llmft_assets.sources.gutenberg import GUTENBERG_BOOKS
 from llmft_assets.sources.naming import document_id
 from llmft_assets_tests.conftest import free_port
 from llmft_assets_tests.deployment import ALL_ASSETS, copy_samples
@@ -59,8 +60,8 @@ DISMISS_COMMUNITY_NUX = "window.localStorage.setItem('communityNux', JSON.string
 
 POSTS = ["kimball-is-not-dead.html", "parquet-is-not-magic.html"]
 BOOKS = ["a-short-sermon_no-markers.txt"]
-POST_IDS = [document_id(BLOG, Path(name).stem) for name in POSTS]
-BOOK_IDS = [document_id(GUTENBERG, Path(name).stem) for name in BOOKS]
+POST_IDS = [document_id(BLOG_POSTS.name, Path(name).stem) for name in POSTS]
+BOOK_IDS = [document_id(GUTENBERG_BOOKS.name, Path(name).stem) for name in BOOKS]
 
 # Deployment settings that would take precedence over the temporary folders.
 OUTSIDE_SETTINGS = (

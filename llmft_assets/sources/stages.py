@@ -1,0 +1,194 @@
+"""The ingestion stages: discover every source's documents, fetch a source's documents, clean
+documents. Each reads and writes the artifact store document by document and returns a typed
+report; a document that cannot be used is set aside (its reason and any bytes kept under
+`rejected/<stage>/`) and the stage goes on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import pandas as pd
+
+from llmft_assets.cleaning.documents import CleanedDocument, clean_document
+from llmft_assets.defs import layout
+from llmft_assets.errors import DocumentError
+from llmft_assets.reports import Report
+from llmft_assets.sources.catalog import CatalogEntry
+from llmft_assets.sources.registry import SOURCES, source_of
+from llmft_assets.sources.source import Source, SourceSettings
+from llmft_assets.storage.artifacts import ArtifactStore
+
+CLEANING_STAGE = "cleaned_documents"  # the folder under rejected/ for cleaning's rejects
+_FETCH_THREADS = 8
+_OPENING_CHARS = 160
+
+
+@dataclass(frozen=True)
+class DiscoveryReport(Report):
+    """What `document_catalog` found: entries in source order, and what it could not use."""
+
+    entries: tuple[CatalogEntry, ...]
+    skipped: dict[str, str]  # an offered item that is not usable (a Gutendex book id) -> why
+    uri: str  # of the catalog table
+
+    def ids_of(self, source: Source) -> list[str]:
+        return [e.doc_id for e in self.entries if e.source == source.name]
+
+
+@dataclass(frozen=True)
+class FetchReport(Report):
+    documents: int
+    fetched: int
+    bytes: int  # stored
+    rejected: dict[str, str]  # document id -> why
+
+
+@dataclass(frozen=True)
+class CleanedSummary(Report):
+    """One cleaned document, as the metadata shows it."""
+
+    doc_id: str
+    title: str
+    char_count: int
+    language: str
+    flags: str
+    opening: str  # the first characters of its text
+
+
+@dataclass(frozen=True)
+class CleaningReport(Report):
+    documents: int
+    cleaned: tuple[CleanedSummary, ...]
+    rejected: dict[str, str]  # document id -> why
+
+
+def run_discovery(store: ArtifactStore, settings: Mapping[str, SourceSettings]) -> DiscoveryReport:
+    """Every source's documents (settings by source name), written as the catalog table.
+
+    Raises SourceError when a source is unusable.
+    """
+    found = [settings[source.name].discover() for source in SOURCES]
+    entries = tuple(entry for discovery in found for entry in discovery.entries)
+    info = store.write_table(layout.CATALOG, pd.DataFrame([e.as_row() for e in entries]))
+    skipped = {item: why for discovery in found for item, why in discovery.skipped.items()}
+    return DiscoveryReport(entries=entries, skipped=skipped, uri=info.uri)
+
+
+def run_fetch(
+    store: ArtifactStore, source: Source, settings: SourceSettings, doc_ids: Sequence[str]
+) -> FetchReport:
+    """Fetch each document in the catalog into the store, a few at a time."""
+    catalog = read_catalog(store)
+
+    def fetch(doc_id: str) -> bytes | DocumentError:
+        entry = catalog.get(doc_id)
+        if entry is None:
+            return DocumentError("not in the current document catalog")
+        try:
+            return settings.fetch(entry)
+        except DocumentError as error:
+            return error
+
+    rejected: dict[str, str] = {}
+    stored_bytes = 0
+    with ThreadPoolExecutor(_FETCH_THREADS) as pool:
+        for doc_id, outcome in zip(doc_ids, pool.map(fetch, doc_ids), strict=True):
+            key = layout.raw_document(doc_id)
+            if isinstance(outcome, DocumentError):
+                rejected[doc_id] = str(outcome)
+                set_aside(store, source.raw_asset, doc_id, key, str(outcome))
+                continue
+            stored_bytes += store.write_bytes(key, outcome).size_bytes
+            clear_rejection(store, source.raw_asset, doc_id)
+    return FetchReport(
+        documents=len(doc_ids),
+        fetched=len(doc_ids) - len(rejected),
+        bytes=stored_bytes,
+        rejected=rejected,
+    )
+
+
+def run_cleaning(store: ArtifactStore, doc_ids: Sequence[str]) -> CleaningReport:
+    """Clean each document's raw bytes into a one-row table of its text and hashes."""
+    catalog = read_catalog(store)
+    cleaned: list[CleanedSummary] = []
+    rejected: dict[str, str] = {}
+    for doc_id in doc_ids:
+        key = layout.cleaned_document(doc_id)
+        data = None
+        try:
+            data = _raw_bytes(store, doc_id)
+            document = _clean(data, doc_id, catalog)
+        except DocumentError as error:
+            rejected[doc_id] = str(error)
+            set_aside(store, CLEANING_STAGE, doc_id, key, str(error), data)
+            continue
+        store.write_table(key, pd.DataFrame([document.as_row()]))
+        clear_rejection(store, CLEANING_STAGE, doc_id)
+        cleaned.append(
+            CleanedSummary(
+                doc_id=doc_id,
+                title=document.title,
+                char_count=document.char_count,
+                language=document.language,
+                flags=document.flags,
+                opening=document.text[:_OPENING_CHARS],
+            )
+        )
+    return CleaningReport(documents=len(doc_ids), cleaned=tuple(cleaned), rejected=rejected)
+
+
+def set_aside(
+    store: ArtifactStore,
+    stage: str,
+    doc_id: str,
+    output_key: str,
+    reason: str,
+    data: bytes | None = None,
+) -> None:
+    """Drop a document's output at `stage`, and keep why (and its bytes, if any) where a user
+    can inspect them."""
+    store.delete([output_key])
+    store.write_json(layout.rejection(stage, doc_id), {"reason": reason})
+    if data is not None:
+        store.write_bytes(layout.rejected_bytes(stage, doc_id), data)
+
+
+def clear_rejection(store: ArtifactStore, stage: str, doc_id: str) -> None:
+    """A document that passed `stage` this time is no longer set aside there."""
+    store.delete([layout.rejection(stage, doc_id), layout.rejected_bytes(stage, doc_id)])
+
+
+def read_catalog(store: ArtifactStore) -> dict[str, CatalogEntry]:
+    table = store.read_table(layout.CATALOG).fillna("")
+    return {row["doc_id"]: CatalogEntry(**row) for row in table.to_dict("records")}
+
+
+def _raw_bytes(store: ArtifactStore, doc_id: str) -> bytes:
+    try:
+        return store.read_bytes(layout.raw_document(doc_id))
+    except FileNotFoundError:
+        stage = source_of(doc_id).raw_asset
+        try:
+            reason = store.read_json(layout.rejection(stage, doc_id))["reason"]
+        except FileNotFoundError:
+            reason = "its source asset has not been materialized for it"
+        raise DocumentError(f"no raw document: {reason}") from None
+
+
+def _clean(data: bytes, doc_id: str, catalog: Mapping[str, CatalogEntry]) -> CleanedDocument:
+    source = source_of(doc_id)
+    entry = catalog.get(doc_id, CatalogEntry(doc_id, source.name, ""))
+    return clean_document(
+        data,
+        doc_id=doc_id,
+        source=source.name,
+        kind=source.kind,
+        file_name=entry.locator.rsplit("/", 1)[-1],
+        title_hint=entry.title,
+        url=entry.locator if entry.locator.startswith("http") else "",
+        language_hint=entry.language.split(",")[0],
+    )
