@@ -19,7 +19,7 @@ from llmft_assets.cleaning.dedup import DedupCandidate, Duplicate, find_duplicat
 from llmft_assets.modeling.source import BUNDLED_SMOLLM2, load_tokenizer, resolve_model_source
 from llmft_assets.paths import cache_dir
 from llmft_assets.reports import Report
-from llmft_assets.sources.catalog import GUTENBERG
+from llmft_assets.sources.registry import source_named
 
 CHARACTERS = "characters"
 CHUNK_COLUMNS = (
@@ -73,7 +73,7 @@ def token_counter(tokenizer: str) -> TokenCounter:
 
 def text_to_chunk(source: str, text: str) -> str:
     """A document's text as the chunker gets it: book prose, hard-wrapped, is reflowed."""
-    return unwrap_prose(text) if source == GUTENBERG else text
+    return unwrap_prose(text) if source_named(source).reflows else text
 
 
 def run_chunking(
