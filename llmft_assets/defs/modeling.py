@@ -18,7 +18,7 @@ from llmft_assets.modeling.base import BaseModelSettings, run_base_model
 from llmft_assets.modeling.evaluation import EvalSequences
 from llmft_assets.modeling.settings import TrainingSettings
 from llmft_assets.modeling.stage import LOSS_CURVES, MergeReport, run_merge, run_training
-from llmft_assets.modeling.training import TrainingReport
+from llmft_assets.modeling.training import TrainingJob, TrainingReport
 from llmft_assets.storage.checkpoints import StoreCheckpoints
 from llmft_assets.training_data.build import DatasetReport
 
@@ -63,15 +63,10 @@ def lora_adapter(
     checkpoints = StoreCheckpoints.for_job(store, layout.CHECKPOINTS, config.fingerprint(), inputs)
     dataset_dir = store.read_tree(layout.DATASET)
     fmt = DatasetReport.from_json((dataset_dir / layout.DATASET_INFO).read_text()).format
+    job = TrainingJob(store.read_tree(layout.BASE_MODEL), dataset_dir, fmt, config)
     with tempfile.TemporaryDirectory() as tmp:
         adapter_dir, report, sequences = run_training(
-            store.read_tree(layout.BASE_MODEL),
-            dataset_dir,
-            fmt,
-            config,
-            Path(tmp),
-            checkpoints,
-            log=context.log.info,
+            job, Path(tmp), checkpoints, log=context.log.info
         )
         curves = (adapter_dir / LOSS_CURVES).read_bytes()
         info = store.write_tree(layout.ADAPTER, adapter_dir)

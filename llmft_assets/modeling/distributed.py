@@ -1,6 +1,6 @@
 """Data-parallel LoRA training over several processes (one per GPU), launched with torchrun.
 
-`train_distributed` takes what `train_lora` takes, the dataset as its saved folder. It fetches
+`train_distributed` trains a `TrainingJob` (the dataset as its saved folder). It fetches
 the latest stored checkpoint into the shared work folder (so every rank resumes from the same
 local copy), writes the job to a JSON file and starts `torchrun`; each rank runs `train_lora`.
 The ranks never see the checkpoint store: rank 0, the only one that saves, copies each new
@@ -16,7 +16,6 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 from datasets import load_from_disk
@@ -26,6 +25,8 @@ from llmft_assets.modeling.settings import TrainingSettings
 from llmft_assets.modeling.training import (
     CHECKPOINT_PREFIX,
     CheckpointSync,
+    Log,
+    TrainingJob,
     TrainingReport,
     train_lora,
 )
@@ -36,35 +37,30 @@ _CHECKPOINT_READY = "checkpoint ready: "
 
 
 def train_distributed(
-    base_dir: Path,
-    dataset_dir: Path,
-    fmt: DatasetFormat,
-    settings: TrainingSettings,
-    work_dir: Path,
-    checkpoints: CheckpointSync,
-    log: Callable[[str], None] = print,
+    job: TrainingJob, work_dir: Path, checkpoints: CheckpointSync, log: Log = print
 ) -> tuple[Path, TrainingReport, EvalSequences]:
-    """Run `train_lora` in `settings.processes` ranks; the same results as `train_lora`."""
-    job = {
-        "base_dir": str(base_dir),
-        "dataset_dir": str(dataset_dir),
-        "format": fmt.value,
-        "settings": settings.model_dump(mode="json"),
+    """Run `train_lora` on the job in `job.settings.processes` ranks; what `train_lora` returns."""
+    processes = job.settings.processes
+    spec = {
+        "base_dir": str(job.base_dir),
+        "dataset_dir": str(job.dataset_dir),
+        "format": job.format.value,
+        "settings": job.settings.model_dump(mode="json"),
     }
     work_dir.mkdir(parents=True, exist_ok=True)
-    (work_dir / _JOB).write_text(json.dumps(job))
+    (work_dir / _JOB).write_text(json.dumps(spec))
     checkpoints.latest(work_dir / "trainer")
     command = [
         sys.executable,
         "-m",
         "torch.distributed.run",
         "--standalone",
-        f"--nproc_per_node={settings.processes}",
+        f"--nproc_per_node={processes}",
         "-m",
         "llmft_assets.modeling.distributed",
         str(work_dir),
     ]
-    log(f"launching {settings.processes} training processes: {' '.join(command[1:])}")
+    log(f"launching {processes} training processes: {' '.join(command[1:])}")
     with subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     ) as process:
@@ -106,13 +102,13 @@ class _OutboxCheckpoints:
 
 
 def _rank_main(work_dir: Path) -> None:
-    job = json.loads((work_dir / _JOB).read_text())
+    spec = json.loads((work_dir / _JOB).read_text())
     rank = int(os.environ["RANK"])
     _, report, sequences = train_lora(
-        Path(job["base_dir"]),
-        load_from_disk(job["dataset_dir"]),
-        DatasetFormat(job["format"]),
-        TrainingSettings.model_validate(job["settings"]),
+        Path(spec["base_dir"]),
+        load_from_disk(spec["dataset_dir"]),
+        DatasetFormat(spec["format"]),
+        TrainingSettings.model_validate(spec["settings"]),
         work_dir,
         _OutboxCheckpoints(work_dir),
         log=lambda message: print(f"[rank {rank}] {message}", flush=True),

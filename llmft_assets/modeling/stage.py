@@ -1,13 +1,12 @@
 """The model stages the assets call: `run_training` (`lora_adapter`) and `run_merge`
 (`merged_model`), each returning its typed report.
 
-Training runs in this process, or data-parallel in `settings.processes` processes under
-torchrun (distributed.py); both take the same inputs and give the same results.
+Training runs in this process, or data-parallel in `job.settings.processes` processes under
+torchrun (distributed.py); both take the same job and give the same results.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,37 +18,34 @@ from llmft_assets.modeling.distributed import train_distributed
 from llmft_assets.modeling.evaluation import EvalSequences, hf_perplexity
 from llmft_assets.modeling.merge import MergeParity, merge_adapter
 from llmft_assets.modeling.plots import loss_curves_png
-from llmft_assets.modeling.settings import TrainingSettings
-from llmft_assets.modeling.training import CheckpointSync, TrainingReport, train_lora
+from llmft_assets.modeling.training import (
+    CheckpointSync,
+    Log,
+    TrainingJob,
+    TrainingReport,
+    train_lora,
+)
 from llmft_assets.reports import Report
-from llmft_assets.training_data.formats import DatasetFormat
 
 LOSS_CURVES = "loss_curves.png"  # beside the adapter's weights
 
 
 def run_training(
-    base_dir: Path,
-    dataset_dir: Path,
-    fmt: DatasetFormat,
-    settings: TrainingSettings,
-    work_dir: Path,
-    checkpoints: CheckpointSync,
-    log: Callable[[str], None] = print,
+    job: TrainingJob, work_dir: Path, checkpoints: CheckpointSync, log: Log = print
 ) -> tuple[Path, TrainingReport, EvalSequences]:
-    """Train a LoRA adapter of the base on the saved dataset (of format `fmt`); return the
-    adapter folder (with its tokenizer and loss curves), the report and the exact
-    validation sequences that were scored."""
-    if settings.processes > 1:
-        adapter_dir, report, sequences = train_distributed(
-            base_dir, dataset_dir, fmt, settings, work_dir, checkpoints, log
-        )
+    """Train the job's LoRA adapter; return the adapter folder (with its tokenizer and loss
+    curves), the report and the exact validation sequences that were scored."""
+    if job.settings.processes > 1:
+        adapter_dir, report, sequences = train_distributed(job, work_dir, checkpoints, log)
     else:
-        dataset = load_from_disk(str(dataset_dir))
+        dataset = load_from_disk(str(job.dataset_dir))
         adapter_dir, report, sequences = train_lora(
-            base_dir, dataset, fmt, settings, work_dir, checkpoints, log
+            job.base_dir, dataset, job.format, job.settings, work_dir, checkpoints, log
         )
-    curves = loss_curves_png(report.train_loss, report.eval_loss, f"LoRA on {fmt.value} data")
-    (adapter_dir / LOSS_CURVES).write_bytes(curves)
+    title = f"LoRA on {job.format.value} data"
+    (adapter_dir / LOSS_CURVES).write_bytes(
+        loss_curves_png(report.train_loss, report.eval_loss, title)
+    )
     return adapter_dir, report, sequences
 
 

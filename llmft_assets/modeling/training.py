@@ -45,6 +45,7 @@ from llmft_assets.reports import Report
 from llmft_assets.training_data.formats import PROMPT_SEPARATOR, DatasetFormat
 
 CHECKPOINT_PREFIX = "checkpoint-"
+Log = Callable[[str], None]  # where progress lines go: print, or the Dagster run's log
 
 
 class CheckpointSync(Protocol):
@@ -65,6 +66,16 @@ class NoCheckpointSync:
 
     def save(self, checkpoint: Path) -> None:
         pass
+
+
+@dataclass(frozen=True)
+class TrainingJob:
+    """What a training stage trains: these settings on this base and this saved dataset."""
+
+    base_dir: Path
+    dataset_dir: Path
+    format: DatasetFormat
+    settings: TrainingSettings
 
 
 @dataclass(frozen=True)
@@ -141,7 +152,7 @@ def train_lora(
     settings: TrainingSettings,
     work_dir: Path,
     checkpoints: CheckpointSync,
-    log: Callable[[str], None] = print,
+    log: Log = print,
 ) -> tuple[Path, TrainingReport, EvalSequences]:
     """Train; return the adapter folder, the report and the exact validation sequences."""
     hardware = resolve_hardware(settings)
@@ -335,7 +346,7 @@ def _sft_config(
 
 
 class _SyncCheckpoints(TrainerCallback):
-    def __init__(self, sync: CheckpointSync, log: Callable[[str], None]) -> None:
+    def __init__(self, sync: CheckpointSync, log: Log) -> None:
         self.sync = sync
         self.log = log
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from llmft_assets.modeling.distributed import train_distributed
+from llmft_assets.modeling.training import TrainingJob
 from llmft_assets.training_data.formats import DatasetFormat
 from llmft_assets_tests.modeling.test_training import SETTINGS, checkpoints_in, dataset_for
 
@@ -17,14 +18,9 @@ def test_the_launcher_stores_each_checkpoint_rank_zero_hands_over(
     checkpoints = checkpoints_in(tmp_path)
     settings = SETTINGS.model_copy(update={"processes": 2, "max_steps": 4, "save_steps": 2})
     logs: list[str] = []
+    job = TrainingJob(tiny_model_dir, tmp_path / "dataset", DatasetFormat.completion, settings)
     adapter, report, sequences = train_distributed(
-        tiny_model_dir,
-        tmp_path / "dataset",
-        DatasetFormat.completion,
-        settings,
-        tmp_path / "work",
-        checkpoints,
-        log=logs.append,
+        job, tmp_path / "work", checkpoints, log=logs.append
     )
     assert checkpoints.steps() == [2, 4]
     stored = checkpoints.latest(tmp_path / "resume")

@@ -11,7 +11,7 @@ from transformers import AutoModelForCausalLM, PreTrainedTokenizerBase
 
 from llmft_assets.modeling.evaluation import EvalSequences, hf_perplexity
 from llmft_assets.modeling.stage import LOSS_CURVES, MergeReport, run_merge, run_training
-from llmft_assets.modeling.training import NoCheckpointSync
+from llmft_assets.modeling.training import NoCheckpointSync, TrainingJob
 from llmft_assets.training_data.formats import DatasetFormat
 from llmft_assets_tests.modeling.conftest import SENTENCES
 from llmft_assets_tests.modeling.test_training import SETTINGS, dataset_for
@@ -23,14 +23,10 @@ def test_run_training_trains_on_the_saved_dataset_and_draws_its_curves(
     tiny_model_dir: Path, tmp_path: Path
 ) -> None:
     dataset_for(DatasetFormat.completion).save_to_disk(tmp_path / "dataset")
+    settings = SETTINGS.model_copy(update={"max_steps": 2})
+    job = TrainingJob(tiny_model_dir, tmp_path / "dataset", DatasetFormat.completion, settings)
     adapter, report, sequences = run_training(
-        tiny_model_dir,
-        tmp_path / "dataset",
-        DatasetFormat.completion,
-        SETTINGS.model_copy(update={"max_steps": 2}),
-        tmp_path / "work",
-        NoCheckpointSync(),
-        log=lambda _: None,
+        job, tmp_path / "work", NoCheckpointSync(), log=lambda _: None
     )
     assert (adapter / "adapter_model.safetensors").is_file()
     assert (adapter / LOSS_CURVES).read_bytes()[:8] == PNG
