@@ -7,11 +7,13 @@ from pathlib import Path
 import pytest
 from tokenizers import Tokenizer
 
-from llmft_assets.chunking.reflow import unwrap_prose
+from llmft_assets.chunking.stage import text_to_chunk
 from llmft_assets.chunking.tokens import ByteLevelCounter, TokenCounter
 from llmft_assets.cleaning.decoding import decode_text
 from llmft_assets.cleaning.gutenberg import strip_gutenberg
 from llmft_assets.cleaning.html import extract_article
+from llmft_assets.sources.blog import BLOG_POSTS
+from llmft_assets.sources.gutenberg import GUTENBERG_BOOKS
 from llmft_assets_tests.deployment import SAMPLE_DATA
 
 BOOK_FILES = sorted((SAMPLE_DATA / "gutenberg").glob("*.txt"))
@@ -45,6 +47,8 @@ def cleaned_samples() -> dict[str, str]:
 def chunker_inputs(cleaned_samples: dict[str, str]) -> dict[str, str]:
     """What `text_chunks` hands the chunker: books reflowed, posts as cleaned."""
     return {
-        name: unwrap_prose(text) if name.startswith("book:") else text
+        name: text_to_chunk(
+            (GUTENBERG_BOOKS if name.startswith("book:") else BLOG_POSTS).name, text
+        )
         for name, text in cleaned_samples.items()
     }
