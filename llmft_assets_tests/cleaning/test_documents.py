@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from llmft_assets.cleaning.decoding import decode_text
 from llmft_assets.cleaning.documents import (
     MIN_BOOK_CHARS,
     CleanedDocument,
@@ -219,3 +220,42 @@ def test_kind_override_skips_detection() -> None:
         "- Talk to the producers of the data before you write a single line.\n"
         "- Write down what you agreed, and who agreed to it."
     )
+
+
+def _without_body(path: Path, keep_markers: bool) -> str:
+    """A real book's Project Gutenberg header and licence, with nothing of the book between."""
+    text = decode_text(path.read_bytes()).text
+    start, end = text.index("*** START OF"), text.index("*** END OF")
+    start_end, end_end = text.index("\n", start), text.index("\n", end)
+    if keep_markers:
+        return text[:start_end] + "\n\n" + text[end:]
+    return text[:start] + text[end_end:]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        _without_body(CTHULHU, keep_markers=False),
+        _without_body(BELLS_CP1252, keep_markers=False),
+        decode_text(BELLS_CP1252.read_bytes()).text.split("*** START OF")[0],
+    ],
+    ids=["cthulhu-header-and-licence", "bells-header-and-licence", "bells-header-only"],
+)
+def test_a_book_of_nothing_but_header_and_licence_is_rejected(text: str) -> None:
+    with pytest.raises(DocumentError, match="nothing but Project Gutenberg header and licence"):
+        clean(text.encode())
+
+
+def test_a_book_of_markers_and_licence_only_is_rejected() -> None:
+    with pytest.raises(DocumentError, match="0 characters of text after stripping"):
+        clean(_without_body(CTHULHU, keep_markers=True).encode())
+
+
+def test_a_short_book_of_indented_verse_is_the_authors() -> None:
+    verse = "\n".join(f"    The lantern-maker's song, verse {i}, by the river" for i in range(6))
+    start, end = (
+        "*** START OF THE PROJECT GUTENBERG EBOOK X ***",
+        "*** END OF THE PROJECT GUTENBERG",
+    )
+    text = f"{start}\n\n{verse}\n\n{end}"
+    assert clean(text.encode()).text == verse
