@@ -8,7 +8,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 # Build llama.cpp for any x86-64 CPU, so a cached wheel works on other machines too.
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 
-.PHONY: setup demo test stack-test cuda-image lint ui system-deps
+.PHONY: setup demo test test-fast test-gpu stack-test cuda-image lint ui system-deps
 
 setup: $(STAMP)
 
@@ -40,8 +40,18 @@ ui: setup $(DAGSTER_HOME)/dagster.yaml
 test: setup system-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest -m "not stack and not cuda_image"
+	$(BIN)/pytest -m "not stack and not cuda_image and not gpu"
 	$(MAKE) stack-test
+
+# A developer's loop: lint and the tests that take seconds (about a minute in all); the slow
+# tier (whole pipeline, training, browser, daemons) and the docker stack run in make test.
+test-fast: setup
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q -m "not slow and not stack and not cuda_image and not gpu"
+
+# On a machine with a CUDA GPU: the gpu-marked tests.
+test-gpu: setup
+	$(BIN)/pytest -m gpu
 
 # The docker stack for real: a Docker engine (installed and started when none answers, as
 # root), the images built from docker/Dockerfile, compose up, the demo through the webserver's

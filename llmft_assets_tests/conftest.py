@@ -11,10 +11,10 @@ import dagster as dg
 import pytest
 from moto.server import ThreadedMotoServer
 
-from llmft_assets.chunking.tokens import TokenCounter, counter_for
+from llmft_assets.chunking.stage import token_counter
+from llmft_assets.chunking.tokens import TokenCounter
 from llmft_assets.export.gguf import convert_to_f16
-from llmft_assets.modeling.source import BUNDLED_SMOLLM2, load_tokenizer, resolve_model_source
-from llmft_assets.paths import cache_dir
+from llmft_assets.modeling.source import BUNDLED_SMOLLM2
 from llmft_assets.storage.artifacts import ArtifactStore
 from llmft_assets.storage.backends import LocalBackend
 from llmft_assets_tests.deployment import Deployment, make_deployment
@@ -67,8 +67,7 @@ def instance(tmp_path: Path) -> Iterator[dg.DagsterInstance]:
 
 @pytest.fixture(scope="session")
 def smollm2_counter() -> TokenCounter:
-    tokenizer = load_tokenizer(resolve_model_source(BUNDLED_SMOLLM2), cache_dir())
-    return counter_for(tokenizer.backend_tokenizer, BUNDLED_SMOLLM2)
+    return token_counter(BUNDLED_SMOLLM2)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from llmft_assets.definitions import DATA_ASSETS
+from llmft_assets.definitions import ASSETS, DATA_ASSETS
 from llmft_assets.defs.data_checks import DATA_CHECKS
 from llmft_assets.defs.ingestion import (
     blog_posts_html,
@@ -27,18 +27,7 @@ from llmft_assets.defs.resources import (
 )
 from llmft_assets.storage.artifacts import ArtifactStore
 
-ALL_ASSETS = (
-    "document_catalog",
-    "blog_posts_html",
-    "gutenberg_books",
-    "cleaned_documents",
-    "text_chunks",
-    "training_dataset",
-    "base_model",
-    "lora_adapter",
-    "merged_model",
-    "gguf_model",
-)
+ALL_ASSETS = tuple(asset.key.to_user_string() for asset in ASSETS)
 SAMPLE_DATA = Path(__file__).resolve().parent.parent / "llmft_assets" / "sample_data"
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
