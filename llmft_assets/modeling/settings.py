@@ -34,8 +34,18 @@ class Quantization(StrEnum):
     """How the frozen base weights are held while the adapter trains."""
 
     auto = "auto"  # nf4 on CUDA, none on CPU
-    nf4 = "nf4"  # QLoRA: 4-bit NormalFloat through bitsandbytes
+    nf4 = "nf4"  # QLoRA: 4-bit NormalFloat through bitsandbytes (CUDA, or its CPU backend)
     none = "none"  # plain LoRA on the unquantized base
+
+
+class Optimizer(StrEnum):
+    """What updates the LoRA weights; each value is the Trainer's `optim` name."""
+
+    auto = "auto"  # paged_adamw_8bit on CUDA, adamw_torch on CPU
+    # bitsandbytes AdamW with 8-bit moments; paged to host memory on CUDA, so a memory spike
+    # pages out instead of failing (bitsandbytes does not page on CPU).
+    paged_adamw_8bit = "paged_adamw_8bit"
+    adamw_torch = "adamw_torch"  # torch's AdamW, fp32 moments
 
 
 class TrainingSettings(BaseModel):
@@ -88,7 +98,13 @@ class TrainingSettings(BaseModel):
     )
     quantization: Quantization = Field(
         default=Quantization.auto,
-        description="The frozen base: nf4 (QLoRA, CUDA only) or none. auto: nf4 on CUDA.",
+        description="The frozen base: nf4 (QLoRA through bitsandbytes, on CUDA or CPU) or none."
+        " auto: nf4 on CUDA, none on CPU.",
+    )
+    optimizer: Optimizer = Field(
+        default=Optimizer.auto,
+        description="paged_adamw_8bit (bitsandbytes) or adamw_torch. auto: paged_adamw_8bit on"
+        " CUDA, adamw_torch on CPU.",
     )
 
     @model_validator(mode="after")
@@ -108,7 +124,7 @@ class Hardware:
     device: Device
     precision: Precision
     quantization: Quantization
-    optimizer: str  # the Trainer's `optim`: paged 8-bit AdamW on CUDA, torch AdamW on CPU
+    optimizer: Optimizer
     attention: str  # flex_attention on CUDA (varlen-aware masks for packed batches), else sdpa
     fused_loss: bool  # Liger's fused linear cross-entropy: on CUDA, when installed
     processes: int  # data-parallel training processes
@@ -123,16 +139,24 @@ def resolve_hardware(settings: TrainingSettings) -> Hardware:
     quantization = settings.quantization
     if quantization is Quantization.auto:
         quantization = Quantization.nf4 if cuda else Quantization.none
-    if quantization is Quantization.nf4 and not cuda:
-        raise ValueError("quantization 'nf4' (QLoRA) runs on CUDA only; on CPU use 'none'")
+    optimizer = settings.optimizer
+    if optimizer is Optimizer.auto:
+        optimizer = Optimizer.paged_adamw_8bit if cuda else Optimizer.adamw_torch
+    device = Device.cuda if cuda else Device.cpu
+    for asked, needs_bitsandbytes in (
+        (f"quantization '{quantization}'", quantization is Quantization.nf4),
+        (f"optimizer '{optimizer}'", optimizer is Optimizer.paged_adamw_8bit),
+    ):
+        if needs_bitsandbytes and (problem := bitsandbytes_problem(device)):
+            raise ValueError(f"{asked} needs bitsandbytes, which can't run here: {problem}")
     precision = settings.precision
     if precision is Precision.auto:
         precision = Precision.bf16 if cuda or cpu_computes_bf16() else Precision.fp32
     return Hardware(
-        device=Device.cuda if cuda else Device.cpu,
+        device=device,
         precision=precision,
         quantization=quantization,
-        optimizer="paged_adamw_8bit" if cuda else "adamw_torch",
+        optimizer=optimizer,
         attention="flex_attention" if cuda else "sdpa",
         fused_loss=cuda and importlib.util.find_spec("liger_kernel") is not None,
         processes=settings.processes,
@@ -142,3 +166,30 @@ def resolve_hardware(settings: TrainingSettings) -> Hardware:
 def cpu_computes_bf16() -> bool:
     """Whether this CPU multiplies bf16 natively; elsewhere bf16 is emulated, slower than fp32."""
     return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+
+
+def bitsandbytes_problem(device: Device) -> str | None:
+    """Why bitsandbytes can't quantize and step an optimizer on `device`; None when it can.
+
+    On CPU a 4-bit round trip is tried (a millisecond); on CUDA only whether bitsandbytes loaded
+    its CUDA library, so that checking settings never opens a CUDA context in a process that
+    does not train (the launcher of a data-parallel run).
+    """
+    if importlib.util.find_spec("bitsandbytes") is None:
+        return "it is not installed (pip install bitsandbytes==0.50.2)"
+    import bitsandbytes
+    from bitsandbytes.cextension import ErrorHandlerMockBNBNativeLibrary, lib
+
+    if device is Device.cuda:
+        if isinstance(lib, ErrorHandlerMockBNBNativeLibrary):
+            return (
+                f"bitsandbytes {bitsandbytes.__version__} could not load its library for torch "
+                f"{torch.__version__} (CUDA {torch.version.cuda}): {lib.error_msg}"
+            )
+        return None
+    try:
+        packed, state = bitsandbytes.functional.quantize_4bit(torch.ones(64), quant_type="nf4")
+        bitsandbytes.functional.dequantize_4bit(packed, state)
+    except (RuntimeError, NotImplementedError, AttributeError) as error:
+        return f"bitsandbytes {bitsandbytes.__version__} has no CPU backend ({error})"
+    return None

@@ -1,7 +1,8 @@
 """LoRA fine-tuning with TRL's SFTTrainer, on the hardware the settings resolve to: by default
-QLoRA (4-bit NF4) computing in bf16 on CUDA, plain LoRA on CPU, where bf16 is mixed precision
-(weights and optimizer state in fp32) on CPUs that multiply bf16 natively (AVX512-BF16 or
-AMX), and fp32 elsewhere.
+QLoRA (4-bit NF4, paged 8-bit AdamW) computing in bf16 on CUDA, plain LoRA with torch AdamW on
+CPU, where bf16 is mixed precision (weights and optimizer state in fp32) on CPUs that multiply
+bf16 natively (AVX512-BF16 or AMX), and fp32 elsewhere. QLoRA also runs on CPU, through
+bitsandbytes' CPU backend, when the settings ask for nf4: slower, but the same code path.
 
 `train_lora` is the one training loop; the training stage (one process, or one per GPU under
 torchrun) and the benchmarks call it. It evaluates the untouched base on the validation split
@@ -12,6 +13,7 @@ re-run after a crash or preemption resumes from the latest one by itself.
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import time
@@ -163,7 +165,7 @@ def train_lora(
     plan = _memory_plan(settings, model, hardware)
     log(
         f"{hardware.device} {hardware.precision}, quantization {hardware.quantization}, "
-        f"micro-batch {plan.batch_size}, activation checkpointing "
+        f"optimizer {hardware.optimizer}, micro-batch {plan.batch_size}, activation checkpointing "
         f"{'on' if plan.gradient_checkpointing else 'off'}, {hardware.attention}, fused loss "
         f"{'on' if hardware.fused_loss else 'off'} "
         f"(estimated peak {plan.estimated_peak_gib:.1f} GiB)"
@@ -248,30 +250,50 @@ def train_lora(
 
 
 def _load_for_training(base_dir: Path, hardware: Hardware) -> torch.nn.Module:
-    """On CPU the frozen base is fp32 whatever the precision (bf16 weights were measured
-    slower there); on CUDA it is in the compute dtype, or 4-bit NF4 computing in it."""
-    if hardware.device is Device.cpu:
-        return AutoModelForCausalLM.from_pretrained(
-            base_dir, dtype=torch.float32, attn_implementation=hardware.attention
-        )
-    dtype = torch.bfloat16 if hardware.precision is Precision.bf16 else torch.float32
+    """The frozen base, in fp32 on CPU (bf16 weights were measured slower there) and in the
+    compute dtype on CUDA; with nf4, its linear layers in 4-bit NF4 computing in the
+    precision's dtype, on either device."""
+    cpu = hardware.device is Device.cpu
+    compute = torch.bfloat16 if hardware.precision is Precision.bf16 else torch.float32
     quantization = None
     if hardware.quantization is Quantization.nf4:
         from transformers import BitsAndBytesConfig
 
+        _refuse_quantized_base(base_dir)
         quantization = BitsAndBytesConfig(
             load_in_4bit=True,
             bnb_4bit_quant_type="nf4",
             bnb_4bit_use_double_quant=True,
-            bnb_4bit_compute_dtype=dtype,
+            bnb_4bit_compute_dtype=compute,
         )
-    return AutoModelForCausalLM.from_pretrained(
+    model = AutoModelForCausalLM.from_pretrained(
         base_dir,
         quantization_config=quantization,
-        dtype=dtype,
+        dtype=torch.float32 if cpu else compute,
         attn_implementation=hardware.attention,
-        device_map={"": int(os.environ.get("LOCAL_RANK", 0))},  # one GPU per rank
+        # the whole model on this process's device: the CPU, or one GPU per rank
+        device_map={"": "cpu" if cpu else int(os.environ.get("LOCAL_RANK", 0))},
     )
+    if quantization is not None:
+        from bitsandbytes.nn import Linear4bit
+
+        if not any(isinstance(module, Linear4bit) for module in model.modules()):
+            raise ValueError(
+                f"the base model ({type(model).__name__}) has no linear layer bitsandbytes can "
+                "quantize to nf4; train it with quantization 'none'"
+            )
+    return model
+
+
+def _refuse_quantized_base(base_dir: Path) -> None:
+    """A base that is already quantized (GPTQ, AWQ, FP8, ...) can't be re-quantized to nf4:
+    say so before loading it, instead of transformers' conflict of quantization configs."""
+    config = json.loads((base_dir / "config.json").read_text())
+    if method := (config.get("quantization_config") or {}).get("quant_method"):
+        raise ValueError(
+            f"the base model in {base_dir} is already quantized ({method}); nf4 needs 16- or "
+            "32-bit weights: use an unquantized base, or train with quantization 'none'"
+        )
 
 
 CPU_BATCH_SIZE = 4
@@ -332,7 +354,7 @@ def _sft_config(
         include_num_input_tokens_seen="non_padding",
         bf16=hardware.precision is Precision.bf16,
         use_cpu=hardware.device is Device.cpu,
-        optim=hardware.optimizer,
+        optim=hardware.optimizer.value,
         gradient_checkpointing=plan.gradient_checkpointing,
         gradient_checkpointing_kwargs={"use_reentrant": False},
         use_liger_kernel=hardware.fused_loss,

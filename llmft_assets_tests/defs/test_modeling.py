@@ -3,6 +3,8 @@ the launchpad, and a choice that can't run fails the run before anything is read
 
 from __future__ import annotations
 
+import sys
+
 import dagster as dg
 import pytest
 import torch
@@ -44,16 +46,27 @@ def test_the_run_config_shows_every_setting_with_its_description(
         (gguf_model, {"quantizations": ["Q3_K"]}, "unknown quantization Q3_K"),
         pytest.param(
             lora_adapter,
-            {"quantization": "nf4"},
-            "'nf4' (QLoRA) runs on CUDA only",
+            {"device": "cuda"},
+            "torch sees no CUDA device",
             marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA"),
         ),
+        (
+            lora_adapter,
+            {"quantization": "nf4", "device": "cpu"},
+            "quantization 'nf4' needs bitsandbytes, which can't run here: it is not installed",
+        ),
     ],
-    ids=["quantization", "nf4"],
+    ids=["quantization", "cuda", "nf4-without-bitsandbytes"],
 )
 def test_a_choice_that_cannot_run_fails_before_anything_is_read_or_written(
-    asset: dg.AssetsDefinition, config: dict, message: str, deployment: Deployment
+    asset: dg.AssetsDefinition,
+    config: dict,
+    message: str,
+    deployment: Deployment,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    if "bitsandbytes" in message:
+        monkeypatch.setitem(sys.modules, "bitsandbytes", None)  # as if it were not installed
     result = dg.materialize(
         [asset],
         instance=deployment.instance,

@@ -3,6 +3,7 @@ passed on to the trainer as chosen."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,9 +13,11 @@ from pydantic import ValidationError
 from llmft_assets.modeling.gpu import MemoryPlan
 from llmft_assets.modeling.settings import (
     Device,
+    Optimizer,
     Precision,
     Quantization,
     TrainingSettings,
+    bitsandbytes_problem,
     cpu_computes_bf16,
     resolve_hardware,
 )
@@ -57,16 +60,56 @@ def test_an_explicit_precision_is_what_the_trainer_gets(precision: Precision, tm
     assert config.use_cpu and config.optim == "adamw_torch"
 
 
+def test_the_chosen_optimizer_is_what_the_trainer_gets(tmp_path) -> None:
+    settings = TrainingSettings(device="cpu", optimizer="paged_adamw_8bit")
+    plan = MemoryPlan(batch_size=4, gradient_checkpointing=False, estimated_peak_gib=0.0)
+    config = _sft_config(settings, resolve_hardware(settings), plan, tmp_path)
+    assert config.optim == "paged_adamw_8bit"
+
+
 @needs_no_cuda
 def test_cuda_asked_for_without_a_gpu_is_refused_when_the_settings_are_made() -> None:
     with pytest.raises(ValidationError, match="torch sees no CUDA device"):
         TrainingSettings(device="cuda")
 
 
-@pytest.mark.parametrize("device", ["cpu", pytest.param("auto", marks=needs_no_cuda)])
-def test_nf4_without_cuda_is_refused_when_the_settings_are_made(device: str) -> None:
-    with pytest.raises(ValidationError, match=r"'nf4' .* CUDA only"):
-        TrainingSettings(device=device, quantization="nf4")
+def test_nf4_and_the_8bit_optimizer_run_on_cpu_through_bitsandbytes() -> None:
+    """QLoRA is a choice on CPU too (bitsandbytes' CPU backend); auto keeps plain LoRA."""
+    assert bitsandbytes_problem(Device.cpu) is None
+    hardware = resolve_hardware(
+        TrainingSettings(device="cpu", quantization="nf4", optimizer="paged_adamw_8bit")
+    )
+    assert (hardware.device, hardware.quantization, hardware.optimizer) == (
+        Device.cpu,
+        Quantization.nf4,
+        Optimizer.paged_adamw_8bit,
+    )
+    # Each choice stands alone: nf4 keeps torch AdamW unless asked, and the reverse.
+    alone = resolve_hardware(TrainingSettings(device="cpu", quantization="nf4"))
+    assert alone.optimizer is Optimizer.adamw_torch
+    alone = resolve_hardware(TrainingSettings(device="cpu", optimizer="paged_adamw_8bit"))
+    assert alone.quantization is Quantization.none
+
+
+@pytest.mark.parametrize(
+    ("settings", "asked"),
+    [
+        ({"quantization": "nf4"}, "quantization 'nf4'"),
+        ({"optimizer": "paged_adamw_8bit"}, "optimizer 'paged_adamw_8bit'"),
+    ],
+)
+def test_bitsandbytes_choices_without_bitsandbytes_are_refused_when_the_settings_are_made(
+    settings: dict, asked: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    TrainingSettings(device="cpu", **settings)  # with bitsandbytes: fine
+    monkeypatch.setitem(sys.modules, "bitsandbytes", None)  # as if it were not installed
+    with pytest.raises(ValidationError) as refused:
+        TrainingSettings(device="cpu", **settings)
+    assert f"{asked} needs bitsandbytes, which can't run here: it is not installed" in str(
+        refused.value
+    )
+    assert "pip install bitsandbytes==0.50.2" in str(refused.value)
+    TrainingSettings(device="cpu")  # the CPU default does not need it
 
 
 def test_an_unknown_choice_is_refused() -> None:
@@ -81,5 +124,7 @@ def test_the_fingerprint_changes_with_any_setting_and_only_then() -> None:
         TrainingSettings(max_steps=81),
         TrainingSettings(max_steps=80, target_modules=["q_proj"]),
         TrainingSettings(max_steps=80, precision="fp32"),
+        TrainingSettings(max_steps=80, quantization="nf4"),
+        TrainingSettings(max_steps=80, optimizer="paged_adamw_8bit"),
     ]
-    assert len({settings.fingerprint(), *(c.fingerprint() for c in changed)}) == 4
+    assert len({settings.fingerprint(), *(c.fingerprint() for c in changed)}) == 6
