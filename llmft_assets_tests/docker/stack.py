@@ -11,6 +11,7 @@ stack is its own compose project, and run containers are found by that project's
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -388,23 +389,41 @@ class DagsterWebserver:
         return answer["data"]
 
     def wait_ready(self, timeout: float = HEALTHY_TIMEOUT_S) -> None:
-        """Until the webserver answers and the code location has loaded."""
+        """Until the webserver answers and the code location has loaded. A load error is
+        retried with a reload, as the UI's Reload button does (the webserver may have asked
+        before the code server finished importing); it fails the wait only at the deadline."""
         deadline = time.monotonic() + timeout
         text = "{ workspaceOrError { ... on Workspace { locationEntries { name"
-        text += " locationOrLoadError { __typename } } } } }"
+        text += " locationOrLoadError { __typename ... on PythonError { message } } } } } }"
+        load_error = ""
         while True:
             try:
                 entries = self.query(text, timeout=10)["workspaceOrError"]["locationEntries"]
             except (OSError, ValueError, StackError):  # not up yet
                 entries = []
-            kinds = [(e["locationOrLoadError"] or {}).get("__typename") for e in entries]
-            if kinds == ["RepositoryLocation"]:
+            loaded = [e["locationOrLoadError"] or {} for e in entries]
+            if [e.get("__typename") for e in loaded] == ["RepositoryLocation"]:
                 return
-            if "PythonError" in kinds:
-                raise StackError(f"the code location failed to load: see {self.url}/locations")
+            errors = [e["message"] for e in loaded if e.get("__typename") == "PythonError"]
+            if errors:
+                load_error = errors[0].strip().splitlines()[-1]
+                self._reload_location()
             if time.monotonic() > deadline:
+                if load_error:
+                    raise StackError(
+                        f"the code location failed to load: {load_error} (see {self.url}/locations)"
+                    )
                 raise StackError(f"the webserver at {self.url} did not serve {LOCATION} in time")
             time.sleep(2)
+
+    def _reload_location(self) -> None:
+        with contextlib.suppress(OSError, ValueError, StackError):  # the next poll tells
+            self.query(
+                "mutation R($name: String!) { reloadRepositoryLocation("
+                "repositoryLocationName: $name) { __typename } }",
+                {"name": LOCATION},
+                timeout=60,
+            )
 
     def stop_sensor(self, name: str) -> None:
         selector = {
