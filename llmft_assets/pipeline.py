@@ -52,7 +52,6 @@ def pipeline_steps() -> tuple[Step, ...]:
     return tuple(steps)
 
 
-STEPS = pipeline_steps()
 _RUN_START = re.compile(r" - (?P<run_id>[0-9a-f]{8}-[0-9a-f-]{27}) - \d+ - RUN_START - ")
 
 
@@ -64,7 +63,7 @@ def run_pipeline(config_file: Path | None) -> int:
 
     run_config = yaml.safe_load(config_file.read_text()) if config_file else {}
     timings: list[tuple[str, float]] = []  # (step, seconds) as Dagster recorded them
-    for step in STEPS:
+    for step in pipeline_steps():
         command = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", CODE_LOCATION]
         command += ["--select", ",".join(step.assets)]
         if step.partition_set:

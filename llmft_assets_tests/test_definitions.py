@@ -1,7 +1,7 @@
 import dagster as dg
 
 from llmft_assets.definitions import defs
-from llmft_assets.pipeline import STEPS
+from llmft_assets.pipeline import pipeline_steps
 
 GRAPH = (
     "document_catalog",
@@ -39,7 +39,7 @@ def test_only_training_is_marked_as_gpu_work():
 
 def test_pipeline_steps_follow_the_graph_in_order():
     """Partitioned assets run one step each over their partition set; the rest by group."""
-    steps = [(step.assets, step.partition_set) for step in STEPS]
+    steps = [(step.assets, step.partition_set) for step in pipeline_steps()]
     assert steps == [
         (("document_catalog",), None),
         (("blog_posts_html",), "blog_posts"),

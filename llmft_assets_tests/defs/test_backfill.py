@@ -26,6 +26,8 @@ from llmft_assets.defs.ingestion import blog_posts_html, cleaned_documents, docu
 from llmft_assets.defs.resources import resources_from_environment
 from llmft_assets_tests.deployment import SAMPLE_DATA
 
+pytestmark = pytest.mark.slow  # a daemon backfilling hundreds of partitions
+
 DOCUMENTS = 300
 REPO_ROOT = Path(__file__).resolve().parents[2]
 _BACKFILL_TIMEOUT_S = 900

@@ -7,6 +7,8 @@ import dataclasses
 import shutil
 from pathlib import Path
 
+import pytest
+
 from llmft_assets.chunking.stage import ChunkingReport
 from llmft_assets.defs import layout
 from llmft_assets.defs.data_checks import (
@@ -16,6 +18,8 @@ from llmft_assets.defs.data_checks import (
 )
 from llmft_assets.training_data.build import VALIDATION, DatasetReport
 from llmft_assets_tests.deployment import Deployment
+
+pytestmark = pytest.mark.slow  # the data half materialized on a real instance
 
 
 def test_data_checks_pass_on_the_samples_and_fail_on_what_the_reports_contradict(

@@ -6,11 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from llmft_assets.defs import layout
 from llmft_assets.defs.modeling import base_model, lora_adapter
 from llmft_assets.modeling.training import TrainingReport
 from llmft_assets_tests.deployment import Deployment
+
+pytestmark = pytest.mark.slow  # training under torchrun
 
 STEPS, BATCH, LENGTH = 6, 2, 64
 

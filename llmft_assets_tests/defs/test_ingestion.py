@@ -31,6 +31,8 @@ from llmft_assets_tests.deployment import POSTS, Deployment, copy_samples
 from llmft_assets_tests.gutendex_server import FakeGutendex, running
 from llmft_assets_tests.hostile_files import make_hostile_files
 
+pytestmark = pytest.mark.slow  # runs of the data half on real instances
+
 NOTES = ["backfills-without-tears.md", "on-naming-tables.txt", "reading-query-plans.md"]
 POST_IDS = {
     "blog-89014957.data-engineer-vs-senior-data-engineer",

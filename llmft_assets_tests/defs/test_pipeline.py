@@ -22,6 +22,8 @@ from llmft_assets.storage.backends import LocalBackend
 from llmft_assets.training_data.formats import DatasetFormat
 from llmft_assets_tests.deployment import ALL_ASSETS, copy_samples
 
+pytestmark = pytest.mark.slow  # the whole graph through the pipeline command
+
 SLICE_CONFIG = {
     "ops": {
         "text_chunks": {"config": {"target_tokens": 128, "min_tokens": 16}},
@@ -85,7 +87,7 @@ def test_every_asset_is_materialized_in_the_instance_and_every_check_passes(
 ) -> None:
     home, _, _ = pipeline_run
     with dg.DagsterInstance.from_config(str(home)) as instance:
-        for asset in ALL_ASSETS:
+        for asset in set(ALL_ASSETS) - {"notes_text"}:  # no notes folder: nothing to write
             assert instance.get_latest_materialization_event(dg.AssetKey(asset)), asset
         checks = instance.event_log_storage.get_latest_asset_check_execution_by_key(
             [
@@ -148,6 +150,4 @@ def test_training_left_no_checkpoints_and_reported_its_run(
     timed = set(re.findall(r"^ +\d+\.\d s  (\w+)$", output, re.M))  # asset and check steps
     assert "notes_text" not in timed  # no notes configured: that step is skipped
     assert set(ALL_ASSETS) - {"notes_text"} <= timed
-    for asset in ALL_ASSETS:
-        assert f"s  {asset}\n" in output, asset
     assert TrainingReport.from_json(report.to_json()) == report  # round-trips as JSON

@@ -11,9 +11,13 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from llmft_assets.defs import layout
 from llmft_assets.modeling.training import TrainingReport
 from llmft_assets_tests.deployment import Deployment
+
+pytestmark = pytest.mark.slow  # real training killed and resumed
 
 MAX_STEPS = 60
 SAVE_STEPS = 10

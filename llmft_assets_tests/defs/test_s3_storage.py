@@ -21,6 +21,8 @@ from llmft_assets.modeling.training import TrainingReport
 from llmft_assets_tests.conftest import free_port
 from llmft_assets_tests.deployment import ALL_ASSETS, Deployment
 
+pytestmark = pytest.mark.slow  # the whole graph into S3 through outages
+
 BUCKET = "llmft-artifacts"
 OUTAGE_S = 3.0
 

@@ -89,6 +89,7 @@ def stack_home(
     return home
 
 
+@pytest.mark.slow
 def test_the_stack_instance_keeps_runs_in_postgres_and_logs_in_s3(
     stack_home: Path, deployment: Deployment, s3_endpoint: str, s3_bucket: str
 ) -> None:

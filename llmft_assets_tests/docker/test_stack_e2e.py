@@ -28,7 +28,7 @@ import boto3
 import pytest
 import yaml
 
-from llmft_assets.pipeline import STEPS
+from llmft_assets.pipeline import pipeline_steps
 from llmft_assets_tests.docker.stack import (
     BASE_IMAGE,
     DOCKER,
@@ -189,7 +189,7 @@ def test_the_stack_runs_the_demo_in_containers_and_survives_faults(
     with run_container_events(tmp_path / "events.jsonl") as events:
         # 1. The demo's data half, one run per step as `make demo` does it.
         data_runs: list[RunRecord] = []
-        for step in STEPS[:-1]:
+        for step in pipeline_steps()[:-1]:
             tags = {}
             if step.partition_set:
                 keys = web.partition_keys(step.assets[0])
@@ -203,7 +203,7 @@ def test_the_stack_runs_the_demo_in_containers_and_survives_faults(
         # 2. The model half: a GPU run. Kill its container once a checkpoint is in S3, as a
         # preempted GPU node dies; run monitoring fails it and run retries start it again.
         started = time.monotonic()
-        model_assets = STEPS[-1].assets
+        model_assets = pipeline_steps()[-1].assets
         first_id = web.launch(model_assets, run_config_for(model_assets))
         wait_for(lambda: stored_checkpoints(stack), "a first training checkpoint in S3")
         killed_at = max(stored_checkpoints(stack))
@@ -277,7 +277,7 @@ def retries_of(web: DagsterWebserver, run_id: str) -> list[RunRecord]:
 
 def check_stored_results(stack: Stack, runs: list[RunRecord]) -> None:
     """Artifacts and compute logs are S3 objects; materializations and checks Postgres rows."""
-    assets = [asset for step in STEPS for asset in step.assets]
+    assets = [asset for step in pipeline_steps() for asset in step.assets]
     for prefix in assets:  # each asset's files are under its own name
         assert s3_keys(stack, f"llmft/{prefix}"), f"no {prefix} artifacts in S3"
     logs = s3_keys(stack, "compute-logs/")

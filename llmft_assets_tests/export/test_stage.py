@@ -60,6 +60,7 @@ def training_report(fmt: DatasetFormat) -> TrainingReport:
     )
 
 
+@pytest.mark.slow
 def test_run_export_writes_scored_gguf_files_and_a_modelfile(
     tiny_model_dir: Path, tmp_path: Path
 ) -> None:
@@ -110,6 +111,7 @@ def test_run_export_writes_scored_gguf_files_and_a_modelfile(
     assert f"PARAMETER num_ctx {4 * MAX_LENGTH}\n" in report.modelfile
 
 
+@pytest.mark.slow
 def test_run_export_without_quantizations_writes_and_names_f16(
     tiny_model_dir: Path, tmp_path: Path
 ) -> None:

@@ -25,6 +25,8 @@ from dagster_graphql.test.utils import execute_dagster_graphql
 
 from llmft_assets.launching.routing import COMPUTE_TAG, GPU, ROUTE_TAG
 
+pytestmark = pytest.mark.slow  # a daemon launching runs
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LOCATION = "llmft_assets"
 CLUSTER = "llmft"

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from llmft_assets.modeling.distributed import train_distributed
 from llmft_assets.modeling.training import TrainingJob
 from llmft_assets.training_data.formats import DatasetFormat
 from llmft_assets_tests.modeling.test_training import SETTINGS, checkpoints_in, dataset_for
+
+pytestmark = pytest.mark.slow  # training ranks under torchrun
 
 
 def test_the_launcher_stores_each_checkpoint_rank_zero_hands_over(

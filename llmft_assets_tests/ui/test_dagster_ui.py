@@ -38,6 +38,8 @@ from llmft_assets.sources.naming import document_id
 from llmft_assets_tests.conftest import free_port
 from llmft_assets_tests.deployment import ALL_ASSETS, copy_samples
 
+pytestmark = pytest.mark.slow  # a browser against dagster dev
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DAGSTER = Path(sys.executable).with_name("dagster")
 CHROMIUM = Path("/usr/bin/chromium")
