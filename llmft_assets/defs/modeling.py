@@ -56,7 +56,8 @@ class TrainingConfig(dg.Config, TrainingSettings):
 def lora_adapter(
     context: dg.AssetExecutionContext, config: TrainingConfig, artifact_store: ArtifactStoreResource
 ) -> dg.MaterializeResult:
-    """A LoRA adapter trained with TRL's SFTTrainer (by default QLoRA on CUDA, LoRA on CPU).
+    """A LoRA adapter trained with TRL's SFTTrainer (by default QLoRA on CUDA, LoRA on CPU;
+    nf4 on CPU when asked).
     Checkpoints go to the artifact store; a re-run after a crash resumes from the latest one."""
     store = artifact_store.store()
     inputs = (layout.BASE_MODEL, layout.DATASET)
@@ -82,6 +83,7 @@ def _training_metadata(report: TrainingReport, curves: bytes) -> dict[str, objec
         "format": report.format.value,
         "device": report.hardware.device.value,
         "quantization": report.hardware.quantization.value,
+        "optimizer": report.hardware.optimizer.value,
         "precision": report.hardware.precision.value,
         "steps": report.steps,
         "resumed_from_step": report.resumed_from_step,

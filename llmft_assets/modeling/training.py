@@ -198,6 +198,12 @@ def train_lora(
             task_type="CAUSAL_LM",
         ),
     )
+    # TRL casts the LoRA weights of a quantized model to bf16, but a resumed run reloads them
+    # in fp32 (PEFT's default), so it would go on training differently from an uninterrupted
+    # one. fp32 in every run, as plain LoRA and the memory plan have them.
+    for parameter in trainer.model.parameters():
+        if parameter.requires_grad:
+            parameter.data = parameter.data.float()
     sequences = EvalSequences.from_trl_dataset(trainer.eval_dataset)
     trainer.add_callback(_SyncCheckpoints(checkpoints, log))
     throughput = _Throughput(cuda)
@@ -277,11 +283,18 @@ def _load_for_training(base_dir: Path, hardware: Hardware) -> torch.nn.Module:
     if quantization is not None:
         from bitsandbytes.nn import Linear4bit
 
-        if not any(isinstance(module, Linear4bit) for module in model.modules()):
+        quantized = [m for m in model.modules() if isinstance(m, Linear4bit)]
+        if not quantized:
             raise ValueError(
                 f"the base model ({type(model).__name__}) has no linear layer bitsandbytes can "
                 "quantize to nf4; train it with quantization 'none'"
             )
+        for layer in quantized:
+            # On AVX512-BF16 CPUs bitsandbytes 0.50.2 repacks a layer's weights for a faster
+            # inference kernel at its first forward without gradients (the base model's
+            # evaluation), and that kernel has no backward: training after it would silently
+            # stop every gradient through the frozen layers. Keep the differentiable kernel.
+            layer.support_avx512bf16_for_cpu = False
     return model
 
 
@@ -422,6 +435,6 @@ def _peak_memory_mib(cuda: bool) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def load_adapted_model(base_dir: Path, adapter_dir: Path, dtype: torch.dtype) -> PeftModel:
-    base = AutoModelForCausalLM.from_pretrained(base_dir, dtype=dtype)
-    return PeftModel.from_pretrained(base, adapter_dir)
+def load_adapted_model(base_dir: Path, adapter_dir: Path, hardware: Hardware) -> PeftModel:
+    """Base + adapter as training held them (the base in nf4 when it trained so)."""
+    return PeftModel.from_pretrained(_load_for_training(base_dir, hardware), adapter_dir)

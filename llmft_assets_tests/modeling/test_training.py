@@ -4,18 +4,27 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 import torch
+from bitsandbytes.nn import Linear4bit
 from datasets import Dataset, DatasetDict
+from peft import PeftModel
 from safetensors.torch import load_file
 from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerFast
+from transformers.trainer_pt_utils import safe_globals
 
 from llmft_assets.modeling.evaluation import IGNORE, hf_perplexity
 from llmft_assets.modeling.settings import (
     Device,
+    Optimizer,
     Precision,
     Quantization,
     TrainingSettings,
@@ -215,7 +224,7 @@ def test_train_lora_on_completion_text(tiny_model_dir: Path, tmp_path: Path) -> 
     # The perplexities are those of the base and of base + adapter on the returned sequences.
     base = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
     assert hf_perplexity(base, sequences) == pytest.approx(report.base_perplexity, rel=1e-4)
-    adapted = load_adapted_model(tiny_model_dir, adapter, torch.float32)
+    adapted = load_adapted_model(tiny_model_dir, adapter, report.hardware)
     assert hf_perplexity(adapted, sequences) == pytest.approx(
         report.fine_tuned_perplexity, rel=1e-4
     )
@@ -368,4 +377,177 @@ def test_a_resumed_run_ends_where_an_uninterrupted_one_does(
     assert report_b.train_tokens == report_c.train_tokens - tokens_before_crash
     assert report_b.tokens_per_second == pytest.approx(
         report_b.train_tokens / report_b.train_seconds
+    )
+
+
+# nf4 (QLoRA) on CPU ---------------------------------------------------------------------------
+
+NF4_SETTINGS = TrainingSettings(
+    **SETTINGS.model_dump()
+    | {
+        "quantization": "nf4",
+        "optimizer": "paged_adamw_8bit",
+        # Rank 64 takes the tiny model's LoRA matrices to bitsandbytes' 4096-element floor for
+        # 8-bit optimizer state (smaller ones keep 32-bit state), so both kinds are exercised.
+        "lora_r": 64,
+        "lora_alpha": 64,
+        "max_steps": 8,
+    }
+)
+
+
+def test_train_lora_in_nf4_learns_says_so_and_its_adapter_reloads(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    dataset = dataset_for(DatasetFormat.completion)
+    logs: list[str] = []
+    adapter, report, sequences = train_lora(
+        tiny_model_dir,
+        dataset,
+        DatasetFormat.completion,
+        NF4_SETTINGS,
+        tmp_path / "work",
+        checkpoints_in(tmp_path),
+        log=logs.append,
+    )
+    assert report.hardware.device is Device.cpu
+    assert report.hardware.quantization is Quantization.nf4
+    assert report.hardware.optimizer is Optimizer.paged_adamw_8bit
+    assert any("quantization nf4, optimizer paged_adamw_8bit" in line for line in logs)
+    assert TrainingReport.from_json(report.to_json()) == report
+    assert report.steps == 8
+
+    # It learned: validation loss falls at every evaluation, and so does perplexity.
+    eval_losses = [loss for _, loss in report.eval_loss]
+    assert len(eval_losses) == 4 and eval_losses == sorted(eval_losses, reverse=True)
+    assert report.fine_tuned_perplexity < report.base_perplexity
+
+    # The adapter reloads onto the nf4 base and scores what training reported; onto the
+    # 16-bit base it scores differently, so the report's figures are the nf4 model's.
+    config = json.loads((adapter / "adapter_config.json").read_text())
+    assert (config["r"], config["lora_alpha"]) == (64, 64)
+    reloaded = load_adapted_model(tiny_model_dir, adapter, report.hardware)
+    assert sum(isinstance(m, Linear4bit) for m in reloaded.modules()) == 2 * 7
+    assert hf_perplexity(reloaded, sequences) == pytest.approx(
+        report.fine_tuned_perplexity, rel=1e-4
+    )
+    assert hf_perplexity(reloaded, sequences, disable_adapter=True) == pytest.approx(
+        report.base_perplexity, rel=1e-4
+    )
+    full = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
+    on_16bit = PeftModel.from_pretrained(full, adapter)
+    assert hf_perplexity(on_16bit, sequences) != pytest.approx(
+        report.fine_tuned_perplexity, rel=1e-3
+    )
+
+
+# Losses are logged every eval_steps // 2 = 2 steps, as checkpoints are saved: each logged
+# loss of the resumed run covers the same steps as the uninterrupted run's.
+KILL_SETTINGS = NF4_SETTINGS.model_copy(update={"max_steps": 12, "eval_steps": 4})
+
+
+def train_nf4_until_done(base_dir: Path, work_dir: Path, store_root: Path) -> TrainingReport:
+    """The run the kill test interrupts (in a child process) and repeats (in this one)."""
+    _, report, _ = train_lora(
+        base_dir,
+        dataset_for(DatasetFormat.completion),
+        DatasetFormat.completion,
+        KILL_SETTINGS,
+        work_dir,
+        checkpoints_in(store_root),
+        log=lambda _: None,
+    )
+    return report
+
+
+_CHILD = """
+import sys
+from pathlib import Path
+import torch
+torch.set_num_threads(1)  # as this test process trains, so both compute the same steps
+from llmft_assets_tests.modeling.test_training import train_nf4_until_done
+train_nf4_until_done(*map(Path, sys.argv[1:]))
+"""
+_REPOSITORY = Path(__file__).parents[2]
+
+
+def _assert_same_state(saved: object, restored: object, where: str = "state") -> None:
+    assert type(saved) is type(restored), where
+    if isinstance(saved, torch.Tensor):
+        assert saved.dtype == restored.dtype and torch.equal(saved, restored), where
+    elif isinstance(saved, dict):
+        assert saved.keys() == restored.keys(), where
+        for key in saved:
+            _assert_same_state(saved[key], restored[key], f"{where}[{key!r}]")
+    elif isinstance(saved, list | tuple):
+        assert len(saved) == len(restored), where
+        for index, (a, b) in enumerate(zip(saved, restored, strict=True)):
+            _assert_same_state(a, b, f"{where}[{index}]")
+    else:
+        assert saved == restored, where
+
+
+def test_nf4_training_killed_mid_run_resumes_with_its_8bit_optimizer_state(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    shared = checkpoints_in(tmp_path / "shared")
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, tiny_model_dir, tmp_path / "run-a", tmp_path / "shared"],
+        cwd=_REPOSITORY,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 300
+    while not shared.steps() and time.monotonic() < deadline:
+        assert child.poll() is None, "training ended before its first checkpoint was stored"
+        time.sleep(0.05)
+    os.killpg(child.pid, signal.SIGKILL)  # the machine goes away mid-run
+    child.wait()
+    stored = shared.steps()
+    assert stored and stored[-1] < KILL_SETTINGS.max_steps
+    step = stored[-1]
+
+    # The stored checkpoint holds no pickle, and turns back into the optimizer state the
+    # trainer saved: bitsandbytes' 8-bit moments (uint8, with their quantization maps and
+    # block scales) and the 32-bit state of the matrices below its size floor, bit for bit.
+    name = f"checkpoint-{step}"
+    stored_files = {p.name for p in shared.store.read_tree(f"ckpt/{name}").iterdir()}
+    assert not any(file.endswith((".pt", ".pth", ".bin")) for file in stored_files)
+    assert {"optimizer.pt.json", "optimizer.pt.safetensors"} <= stored_files
+    restored_dir = shared.latest(tmp_path / "restored")
+    with safe_globals():
+        saved = torch.load(
+            tmp_path / "run-a" / "trainer" / name / "optimizer.pt", weights_only=True
+        )
+        restored = torch.load(restored_dir / "optimizer.pt", weights_only=True)
+    _assert_same_state(saved, restored)
+    quant_states = [s["__bnb_optimizer_quant_state__"] for s in restored["state"].values()]
+    assert any(q["state1"].dtype == torch.uint8 and "qmap1" in q for q in quant_states)
+    assert any(q["state1"].dtype == torch.float32 for q in quant_states)
+
+    logs: list[str] = []
+    _, resumed, _ = train_lora(
+        tiny_model_dir,
+        dataset_for(DatasetFormat.completion),
+        DatasetFormat.completion,
+        KILL_SETTINGS,
+        tmp_path / "run-b",  # a fresh machine: nothing local survived
+        shared,
+        log=logs.append,
+    )
+    assert any(line.startswith(f"resuming from {name}") for line in logs)
+    assert resumed.resumed_from_step == step
+    assert resumed.steps == KILL_SETTINGS.max_steps
+    uninterrupted = train_nf4_until_done(tiny_model_dir, tmp_path / "run-c", tmp_path / "c")
+    assert uninterrupted.resumed_from_step == 0
+
+    # Loss goes on where it left off: every step after the resume, and the last evaluation,
+    # are those of the run that was never interrupted.
+    after = {s: loss for s, loss in uninterrupted.train_loss if s > step}
+    resumed_after = {s: loss for s, loss in resumed.train_loss if s > step}
+    assert after and resumed_after == pytest.approx(after, rel=1e-6)
+    assert resumed.eval_loss[-1] == pytest.approx(uninterrupted.eval_loss[-1], rel=1e-6)
+    assert resumed.fine_tuned_perplexity == pytest.approx(
+        uninterrupted.fine_tuned_perplexity, rel=1e-6
     )
