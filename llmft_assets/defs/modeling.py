@@ -132,7 +132,11 @@ def merged_model(artifact_store: ArtifactStoreResource) -> dg.MaterializeResult:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "merged"
         report = run_merge(
-            store.read_tree(layout.BASE_MODEL), store.read_tree(layout.ADAPTER), sequences, folder
+            store.read_tree(layout.BASE_MODEL),
+            store.read_tree(layout.ADAPTER),
+            sequences,
+            TrainingReport.from_json(store.read_bytes(layout.TRAINING_REPORT)),
+            folder,
         )
         info = store.write_tree(layout.MERGED_MODEL, folder)
     store.write_bytes(layout.MERGE_REPORT, report.to_json().encode())
@@ -142,6 +146,9 @@ def merged_model(artifact_store: ArtifactStoreResource) -> dg.MaterializeResult:
             "mean_kl_divergence": dg.MetadataValue.float(report.parity.mean_kl_divergence),
             "top1_agreement": dg.MetadataValue.float(report.parity.top1_agreement),
             "validation_perplexity": dg.MetadataValue.float(round(report.perplexity, 3)),
+            "trained_quantization": report.trained_quantization.value,
+            "trained_perplexity": dg.MetadataValue.float(round(report.trained_perplexity, 3)),
+            "quantization_gap": dg.MetadataValue.float(round(report.quantization_gap, 4)),
             **stored(info),
         }
     )

@@ -18,6 +18,7 @@ from llmft_assets.modeling.distributed import train_distributed
 from llmft_assets.modeling.evaluation import EvalSequences, hf_perplexity
 from llmft_assets.modeling.merge import MergeParity, merge_adapter
 from llmft_assets.modeling.plots import loss_curves_png
+from llmft_assets.modeling.settings import Quantization
 from llmft_assets.modeling.training import (
     CheckpointSync,
     Log,
@@ -51,18 +52,37 @@ def run_training(
 
 @dataclass(frozen=True)
 class MergeReport(Report):
-    """What `merged_model` did: how closely the merge matches base + adapter, and the merged
-    model's validation perplexity."""
+    """What `merged_model` did: how closely the merge matches base + adapter, the merged
+    model's validation perplexity, and that of base + adapter as they trained (the base in
+    nf4 under QLoRA), on the same tokens."""
 
     parity: MergeParity
     perplexity: float
+    trained_quantization: Quantization
+    trained_perplexity: float
+
+    @property
+    def quantization_gap(self) -> float:
+        """The merged model's perplexity against the trained one's, less 1: what moving the
+        adapter from the base it trained on to the 16-bit weights cost (negative: gained).
+        Zero up to rounding when the base trained unquantized."""
+        return self.perplexity / self.trained_perplexity - 1
 
 
 def run_merge(
-    base_dir: Path, adapter_dir: Path, sequences: EvalSequences, out_dir: Path
+    base_dir: Path,
+    adapter_dir: Path,
+    sequences: EvalSequences,
+    training: TrainingReport,
+    out_dir: Path,
 ) -> MergeReport:
-    """Merge the adapter into the base, saved to `out_dir`; score the saved weights on the
-    validation sequences training scored."""
+    """Merge the adapter into the 16-bit base, saved to `out_dir`; score the saved weights on
+    the validation sequences training scored."""
     parity = merge_adapter(base_dir, adapter_dir, out_dir)
     model = AutoModelForCausalLM.from_pretrained(out_dir, dtype=torch.float32)
-    return MergeReport(parity=parity, perplexity=hf_perplexity(model, sequences))
+    return MergeReport(
+        parity=parity,
+        perplexity=hf_perplexity(model, sequences),
+        trained_quantization=training.hardware.quantization,
+        trained_perplexity=training.fine_tuned_perplexity,
+    )

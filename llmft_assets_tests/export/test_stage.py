@@ -14,7 +14,7 @@ from llmft_assets.export.stage import MODELFILE, ExportReport, ExportSettings, r
 from llmft_assets.hashing import file_sha256
 from llmft_assets.modeling.evaluation import EvalSequences, hf_perplexity
 from llmft_assets.modeling.merge import MergeParity
-from llmft_assets.modeling.settings import TrainingSettings, resolve_hardware
+from llmft_assets.modeling.settings import Quantization, TrainingSettings, resolve_hardware
 from llmft_assets.modeling.stage import MergeReport
 from llmft_assets.modeling.training import TrainingReport
 from llmft_assets.training_data.formats import DatasetFormat
@@ -67,7 +67,7 @@ def test_run_export_writes_scored_gguf_files_and_a_modelfile(
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     ids = [tokenizer(text).input_ids for text in ("Data pipelines move rows.", "Tests fail.")]
     sequences = EvalSequences(token_ids=ids, labels=ids)
-    merge = MergeReport(parity=MergeParity(0.01, 1e-6, 1.0), perplexity=21.0)
+    merge = MergeReport(MergeParity(0.01, 1e-6, 1.0), 21.0, Quantization.none, 20.0)
     settings = ExportSettings(quantizations=["Q8_0"], max_new_tokens=4)
 
     report = run_export(
@@ -121,7 +121,7 @@ def test_run_export_without_quantizations_writes_and_names_f16(
         tiny_model_dir,
         EvalSequences(token_ids=ids, labels=ids),
         training_report(DatasetFormat.completion),
-        MergeReport(parity=MergeParity(0.01, 1e-6, 1.0), perplexity=21.0),
+        MergeReport(MergeParity(0.01, 1e-6, 1.0), 21.0, Quantization.none, 20.0),
         ExportSettings(quantizations=[], max_new_tokens=2),
         tmp_path,
     )

@@ -3,16 +3,20 @@ merge scored on the validation sequences training scored."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 import torch
+from peft import PeftModel
 from transformers import AutoModelForCausalLM, PreTrainedTokenizerBase
 
 from llmft_assets.modeling.evaluation import EvalSequences, hf_perplexity
+from llmft_assets.modeling.settings import Quantization
 from llmft_assets.modeling.stage import LOSS_CURVES, MergeReport, run_merge, run_training
 from llmft_assets.modeling.training import NoCheckpointSync, TrainingJob
 from llmft_assets.training_data.formats import DatasetFormat
+from llmft_assets_tests.export.test_stage import training_report
 from llmft_assets_tests.modeling.conftest import SENTENCES
 from llmft_assets_tests.modeling.test_training import SETTINGS, dataset_for
 
@@ -39,7 +43,14 @@ def test_run_merge_scores_the_saved_merged_weights(
 ) -> None:
     ids = [tokenizer(sentence).input_ids for sentence in SENTENCES[:3]]
     sequences = EvalSequences(token_ids=ids, labels=ids)
-    report = run_merge(tiny_model_dir, adapter_dir, sequences, tmp_path / "merged")
+    adapted = PeftModel.from_pretrained(
+        AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32), adapter_dir
+    )
+    training = dataclasses.replace(
+        training_report(DatasetFormat.completion),
+        fine_tuned_perplexity=hf_perplexity(adapted, sequences),
+    )
+    report = run_merge(tiny_model_dir, adapter_dir, sequences, training, tmp_path / "merged")
 
     assert MergeReport.from_json(report.to_json()) == report
     assert report.parity.top1_agreement == 1.0
@@ -47,3 +58,7 @@ def test_run_merge_scores_the_saved_merged_weights(
     assert report.perplexity == pytest.approx(hf_perplexity(merged, sequences), rel=1e-6)
     base = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
     assert report.perplexity != pytest.approx(hf_perplexity(base, sequences), rel=1e-3)
+    # Trained on the unquantized base: merging moves nothing but float16 rounding.
+    assert report.trained_quantization is Quantization.none
+    assert report.trained_perplexity == training.fine_tuned_perplexity
+    assert abs(report.quantization_gap) < 1e-3
