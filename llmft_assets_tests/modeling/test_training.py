@@ -48,6 +48,7 @@ from llmft_assets.training_data.formats import (
     to_record,
 )
 from llmft_assets_tests.modeling.conftest import chunk_table
+from llmft_assets_tests.storage.test_tensor_tree import assert_same
 
 SETTINGS = TrainingSettings(
     lora_r=4,
@@ -471,22 +472,6 @@ train_nf4_until_done(*map(Path, sys.argv[1:]))
 _REPOSITORY = Path(__file__).parents[2]
 
 
-def _assert_same_state(saved: object, restored: object, where: str = "state") -> None:
-    assert type(saved) is type(restored), where
-    if isinstance(saved, torch.Tensor):
-        assert saved.dtype == restored.dtype and torch.equal(saved, restored), where
-    elif isinstance(saved, dict):
-        assert saved.keys() == restored.keys(), where
-        for key in saved:
-            _assert_same_state(saved[key], restored[key], f"{where}[{key!r}]")
-    elif isinstance(saved, list | tuple):
-        assert len(saved) == len(restored), where
-        for index, (a, b) in enumerate(zip(saved, restored, strict=True)):
-            _assert_same_state(a, b, f"{where}[{index}]")
-    else:
-        assert saved == restored, where
-
-
 def test_nf4_training_killed_mid_run_resumes_with_its_8bit_optimizer_state(
     tiny_model_dir: Path, tmp_path: Path
 ) -> None:
@@ -521,7 +506,7 @@ def test_nf4_training_killed_mid_run_resumes_with_its_8bit_optimizer_state(
             tmp_path / "run-a" / "trainer" / name / "optimizer.pt", weights_only=True
         )
         restored = torch.load(restored_dir / "optimizer.pt", weights_only=True)
-    _assert_same_state(saved, restored)
+    assert_same(restored, saved)
     quant_states = [s["__bnb_optimizer_quant_state__"] for s in restored["state"].values()]
     assert any(q["state1"].dtype == torch.uint8 and "qmap1" in q for q in quant_states)
     assert any(q["state1"].dtype == torch.float32 for q in quant_states)

@@ -196,6 +196,47 @@ def test_optimizer_state_file_is_replaced_and_rebuilt_identically(tmp_path: Path
         assert torch.equal(a, b)
 
 
+def _bnb_adamw_8bit_after_a_step() -> tuple[torch.nn.Module, torch.optim.Optimizer]:
+    """bitsandbytes' 8-bit AdamW (what paged_adamw_8bit is on CPU) on a layer large enough for
+    8-bit state (4096 elements) and a bias below that, which keeps 32-bit state."""
+    import bitsandbytes as bnb
+
+    torch.manual_seed(0)
+    model = torch.nn.Linear(64, 64)
+    optimizer = bnb.optim.PagedAdamW8bit(model.parameters(), lr=1e-2)
+    model(torch.randn(5, 64)).square().sum().backward()
+    optimizer.step()
+    optimizer.zero_grad()
+    return model, optimizer
+
+
+def test_bitsandbytes_8bit_optimizer_state_is_rebuilt_identically_and_resumes(
+    tmp_path: Path,
+) -> None:
+    model, optimizer = _bnb_adamw_8bit_after_a_step()
+    path = tmp_path / "optimizer.pt"
+    torch.save(optimizer.state_dict(), path)
+    original = _load(path)
+    weight_state = original["state"][0]["__bnb_optimizer_quant_state__"]
+    assert weight_state["state1"].dtype == torch.uint8  # quantized moments, their map and scales
+    assert {"qmap1", "absmax1", "state2", "qmap2", "absmax2"} <= set(weight_state)
+    bias_state = original["state"][1]["__bnb_optimizer_quant_state__"]
+    assert bias_state["state1"].dtype == torch.float32
+
+    pickle_to_safe(path)
+    safe_to_pickle(tmp_path / "optimizer.pt.json")
+    assert_same(_load(path), original)
+
+    resumed_model, resumed = _bnb_adamw_8bit_after_a_step()
+    resumed.load_state_dict(_load(path))
+    inputs = torch.randn(5, 64)
+    for m, o in ((model, optimizer), (resumed_model, resumed)):
+        m(inputs).square().sum().backward()
+        o.step()
+    for a, b in zip(model.parameters(), resumed_model.parameters(), strict=True):
+        assert torch.equal(a, b)
+
+
 def test_rng_state_file_is_replaced_and_rebuilt_identically(tmp_path: Path) -> None:
     state = _rng_state()
     path = tmp_path / "rng_state.pth"
