@@ -13,9 +13,9 @@ from pathlib import Path
 import yaml
 from datasets import DatasetDict, load_from_disk
 
-from llmft_assets.defs import layout
 from llmft_assets.defs.resources import resources_from_environment
 from llmft_assets.modeling.settings import TrainingSettings
+from llmft_assets.storage import layout
 from llmft_assets.training_data.build import DatasetReport
 from llmft_assets.training_data.formats import DatasetFormat
 

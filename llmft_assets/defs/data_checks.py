@@ -5,9 +5,9 @@ import dagster as dg
 from llmft_assets.chunking.stage import ChunkingReport
 from llmft_assets.cleaning.dedup import normalized_hash
 from llmft_assets.cleaning.gutenberg import BOILERPLATE
-from llmft_assets.defs import layout
 from llmft_assets.defs.preparation import text_chunks, training_dataset
 from llmft_assets.defs.resources import ArtifactStoreResource
+from llmft_assets.storage import layout
 from llmft_assets.training_data.build import TRAIN, VALIDATION, DatasetReport
 
 _SHOWN = 10

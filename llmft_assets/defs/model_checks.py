@@ -5,13 +5,13 @@ from dataclasses import asdict
 
 import dagster as dg
 
-from llmft_assets.defs import layout
 from llmft_assets.defs.modeling import gguf_model, lora_adapter, merged_model
 from llmft_assets.defs.resources import ArtifactStoreResource
 from llmft_assets.export.gguf import GGUF_TYPES
 from llmft_assets.export.stage import ExportReport
 from llmft_assets.modeling.stage import MergeReport
 from llmft_assets.modeling.training import TrainingReport
+from llmft_assets.storage import layout
 
 
 @dg.asset_check(asset=lora_adapter, blocking=True)

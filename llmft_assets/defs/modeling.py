@@ -8,7 +8,6 @@ from pathlib import Path
 
 import dagster as dg
 
-from llmft_assets.defs import layout
 from llmft_assets.defs.metadata import markdown_table, stored
 from llmft_assets.defs.preparation import training_dataset
 from llmft_assets.defs.resources import ArtifactStoreResource
@@ -19,6 +18,7 @@ from llmft_assets.modeling.evaluation import EvalSequences
 from llmft_assets.modeling.settings import TrainingSettings
 from llmft_assets.modeling.stage import LOSS_CURVES, MergeReport, run_merge, run_training
 from llmft_assets.modeling.training import TrainingJob, TrainingReport
+from llmft_assets.storage import layout
 from llmft_assets.storage.checkpoints import StoreCheckpoints
 from llmft_assets.training_data.build import DatasetReport
 

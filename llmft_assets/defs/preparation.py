@@ -9,10 +9,10 @@ import dagster as dg
 import pandas as pd
 
 from llmft_assets.chunking.stage import ChunkingReport, ChunkingSettings, run_chunking
-from llmft_assets.defs import layout
 from llmft_assets.defs.ingestion import DATA_TEAM, cleaned_documents
 from llmft_assets.defs.metadata import distribution, markdown_table, stored
 from llmft_assets.defs.resources import ArtifactStoreResource
+from llmft_assets.storage import layout
 from llmft_assets.storage.artifacts import ArtifactStore
 from llmft_assets.training_data.build import DatasetSettings, run_dataset
 

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 import pandas as pd
 
 from llmft_assets.cleaning.documents import CleanedDocument, clean_document
-from llmft_assets.defs import layout
 from llmft_assets.errors import DocumentError
 from llmft_assets.reports import Report
 from llmft_assets.sources.catalog import CatalogEntry
 from llmft_assets.sources.registry import SOURCES, source_of
 from llmft_assets.sources.source import Source, SourceSettings
+from llmft_assets.storage import layout
 from llmft_assets.storage.artifacts import ArtifactStore
 
 CLEANING_STAGE = "cleaned_documents"  # the folder under rejected/ for cleaning's rejects

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from llmft_assets.chunking.stage import ChunkingReport
-from llmft_assets.defs import layout
 from llmft_assets.defs.data_checks import (
     DATA_CHECKS,
     both_splits_non_empty,
     chunk_token_counts_within_bounds,
 )
+from llmft_assets.storage import layout
 from llmft_assets.training_data.build import VALIDATION, DatasetReport
 from llmft_assets_tests.deployment import Deployment
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from llmft_assets.defs import layout
 from llmft_assets.defs.modeling import base_model, lora_adapter
 from llmft_assets.modeling.training import TrainingReport
+from llmft_assets.storage import layout
 from llmft_assets_tests.deployment import Deployment
 
 pytestmark = pytest.mark.slow  # training under torchrun

@@ -11,7 +11,6 @@ import pytest
 from datasets import load_from_disk
 
 from llmft_assets.definitions import DATA_ASSETS
-from llmft_assets.defs import layout
 from llmft_assets.defs.automation import (
     daily_ingestion_schedule,
     discover_documents_job,
@@ -27,6 +26,7 @@ from llmft_assets.defs.ingestion import (
 )
 from llmft_assets.defs.preparation import text_chunks, training_dataset
 from llmft_assets.defs.resources import GutenbergSource, NotesSource
+from llmft_assets.storage import layout
 from llmft_assets_tests.deployment import POSTS, Deployment, copy_samples
 from llmft_assets_tests.gutendex_server import FakeGutendex, running
 from llmft_assets_tests.hostile_files import make_hostile_files

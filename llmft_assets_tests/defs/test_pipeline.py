@@ -13,10 +13,10 @@ import dagster as dg
 import pytest
 import yaml
 
-from llmft_assets.defs import layout
 from llmft_assets.export.stage import ExportReport
 from llmft_assets.modeling.settings import Device
 from llmft_assets.modeling.training import TrainingReport
+from llmft_assets.storage import layout
 from llmft_assets.storage.artifacts import ArtifactStore
 from llmft_assets.storage.backends import LocalBackend
 from llmft_assets.training_data.formats import DatasetFormat

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from llmft_assets.defs import layout
 from llmft_assets.modeling.training import TrainingReport
+from llmft_assets.storage import layout
 from llmft_assets_tests.deployment import Deployment
 
 pytestmark = pytest.mark.slow  # real training killed and resumed

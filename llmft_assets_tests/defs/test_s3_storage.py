@@ -15,9 +15,9 @@ from datasets import load_from_disk
 from moto.server import ThreadedMotoServer
 
 from llmft_assets.definitions import DATA_ASSETS, MODEL_ASSETS
-from llmft_assets.defs import layout
 from llmft_assets.defs.resources import ArtifactStoreResource
 from llmft_assets.modeling.training import TrainingReport
+from llmft_assets.storage import layout
 from llmft_assets_tests.conftest import free_port
 from llmft_assets_tests.deployment import ALL_ASSETS, Deployment
 

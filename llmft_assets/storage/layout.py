@@ -6,9 +6,9 @@ from llmft_assets.sources.registry import source_of
 CATALOG = "document_catalog/catalog.parquet"
 CLEANED_FOLDER = "cleaned_documents"
 CHUNKS = "text_chunks/chunks.parquet"
-CHUNKING_SPEC = "text_chunks/spec.json"
+CHUNKING_SPEC = "text_chunks/spec.json"  # the ChunkingReport
 DATASET = "training_dataset"
-DATASET_INFO = "llmft.json"  # inside the dataset folder: the format it was built in
+DATASET_INFO = "llmft.json"  # inside the dataset folder: its DatasetReport (format, splits)
 BASE_MODEL = "base_model"
 ADAPTER = "lora_adapter"
 CHECKPOINTS = "checkpoints/lora_adapter"
