@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -440,6 +441,26 @@ def test_train_lora_in_nf4_learns_says_so_and_its_adapter_reloads(
     assert hf_perplexity(on_16bit, sequences) != pytest.approx(
         report.fine_tuned_perplexity, rel=1e-3
     )
+
+
+def test_nf4_on_an_already_quantized_base_is_refused_before_anything_is_written(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    base = shutil.copytree(tiny_model_dir, tmp_path / "fp8-base")
+    config = json.loads((base / "config.json").read_text())
+    config["quantization_config"] = {"quant_method": "fp8", "weight_block_size": [128, 128]}
+    (base / "config.json").write_text(json.dumps(config))
+    checkpoints = checkpoints_in(tmp_path)
+    with pytest.raises(ValueError, match=r"already quantized \(fp8\); nf4 needs 16- or 32-bit"):
+        train_lora(
+            base,
+            dataset_for(DatasetFormat.completion),
+            DatasetFormat.completion,
+            NF4_SETTINGS,
+            tmp_path / "work",
+            checkpoints,
+        )
+    assert not (tmp_path / "work").exists() and checkpoints.steps() == []
 
 
 # Losses are logged every eval_steps // 2 = 2 steps, as checkpoints are saved: each logged
