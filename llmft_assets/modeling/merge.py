@@ -1,10 +1,16 @@
 """Merge a LoRA adapter into the 16-bit base weights, and show the merge changed nothing.
 
-The adapter is merged into the 16-bit base saved by `base_model`, never into the dequantized
-4-bit weights QLoRA trained against. The sum is taken in float32 and saved as float16: the
-format llama.cpp converts to, and eight times finer than bfloat16, so rounding the merged
-weights costs almost nothing. Parity compares the next-token distributions of the saved
-weights and of base + adapter (unmerged) on a fixed text.
+The adapter is merged into the 16-bit base saved by `base_model`, also after QLoRA, never into
+the dequantized NF4 weights it trained against: on SmolLM2-135M trained in nf4 on the demo's
+data, the merge onto the 16-bit weights scored 39.59 validation perplexity, onto the
+dequantized NF4 ones 43.29, as base + adapter in nf4 did (43.26): the adapter carries over,
+and the 16-bit weights win back most of what 4 bits lost (base 47.61 in 16-bit, 61.04 in
+nf4; benchmarks/RESULTS.md). Unsloth merges onto the original 16-bit weights too; a model
+where that would lose what training learned fails `merged_keeps_what_training_learned`.
+The sum is taken in float32 and saved as float16: the format llama.cpp converts to, and eight
+times finer than bfloat16, so rounding the merged weights costs almost nothing. Parity
+compares the next-token distributions of the saved weights and of base + adapter (unmerged)
+on a fixed text.
 """
 
 from __future__ import annotations
@@ -26,7 +32,10 @@ PARITY_TEXT = (
 class MergeParity:
     max_abs_logit_diff: float
     mean_kl_divergence: float  # nats per token, unmerged || merged
-    top1_agreement: float  # share of positions whose most likely next token is the same
+    # Share of positions whose most likely next token is the same, among those where the top
+    # two logits of base + adapter lie further apart than the merge's rounding could close
+    # (twice max_abs_logit_diff): a near tie that float16 flips is not a wrong merge.
+    top1_agreement: float
 
 
 def merge_adapter(base_dir: Path, adapter_dir: Path, out_dir: Path) -> MergeParity:
@@ -43,8 +52,12 @@ def merge_adapter(base_dir: Path, adapter_dir: Path, out_dir: Path) -> MergePari
     kl = torch.nn.functional.kl_div(
         merged.log_softmax(-1), unmerged.log_softmax(-1), log_target=True, reduction="none"
     ).sum(-1)
+    max_abs_diff = float((unmerged - merged).abs().max())
+    top2 = unmerged.topk(2, dim=-1).values
+    decisive = (top2[:, 0] - top2[:, 1]) > 2 * max_abs_diff
+    agree = unmerged.argmax(-1) == merged.argmax(-1)
     return MergeParity(
-        max_abs_logit_diff=float((unmerged - merged).abs().max()),
+        max_abs_logit_diff=max_abs_diff,
         mean_kl_divergence=float(kl.mean()),
-        top1_agreement=float((unmerged.argmax(-1) == merged.argmax(-1)).float().mean()),
+        top1_agreement=float(agree[decisive].float().mean()) if decisive.any() else 1.0,
     )
