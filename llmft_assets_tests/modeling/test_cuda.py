@@ -79,8 +79,10 @@ def test_auto_on_cuda_is_qlora_with_paged_8bit_adamw_and_it_learns(
     reloaded = load_adapted_model(tiny_model_dir, adapter, hardware)
     layers = [m for m in reloaded.modules() if isinstance(m, Linear4bit)]
     assert layers and all(m.weight.device.type == "cuda" for m in layers)
+    # Training held norms and embeddings in fp32 (prepare_model_for_kbit_training); the
+    # reload keeps them in bf16, so the two agree to bf16's precision, not to the last digit.
     assert hf_perplexity(reloaded, sequences) == pytest.approx(
-        report.fine_tuned_perplexity, rel=1e-3
+        report.fine_tuned_perplexity, rel=1e-2
     )
 
 
