@@ -8,7 +8,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 # Build llama.cpp for any x86-64 CPU, so a cached wheel works on other machines too.
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 
-.PHONY: setup demo test test-fast test-gpu stack-test cuda-image lint ui system-deps
+.PHONY: setup demo test test-fast test-gpu gpu-check stack-test cuda-image lint ui system-deps
 
 setup: $(STAMP)
 
@@ -52,6 +52,11 @@ test-fast: setup
 # On a machine with a CUDA GPU: the gpu-marked tests.
 test-gpu: setup
 	$(BIN)/pytest -m gpu
+
+# On a machine with a CUDA GPU, in one call: the gpu-marked tests, then the GPU training
+# benchmark (ARGS go to gpu_train.py, e.g. ARGS="--arch llama3.2-1b --peers ../shared/bench").
+gpu-check: setup
+	benchmarks/gpu_check.sh $(ARGS)
 
 # The docker stack for real: a Docker engine (installed and started when none answers, as
 # root), the images built from docker/Dockerfile, compose up, the demo through the webserver's

@@ -99,12 +99,13 @@ def test_every_asset_is_materialized_in_the_instance_and_every_check_passes(
                     ("training_dataset", "both_splits_non_empty"),
                     ("lora_adapter", "fine_tuned_perplexity_below_base"),
                     ("merged_model", "merged_logits_match_adapter"),
+                    ("merged_model", "merged_keeps_what_training_learned"),
                     ("gguf_model", "gguf_files_load_generate_and_stop"),
                     ("gguf_model", "gguf_perplexity_close_to_merged"),
                 ]
             ]
         )
-        assert len(checks) == 8
+        assert len(checks) == 9
         for key, record in checks.items():
             assert record.event.asset_check_evaluation.passed, key
 

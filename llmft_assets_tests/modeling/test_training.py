@@ -317,6 +317,7 @@ class CrashAfterStoring:
             raise Crash(checkpoint.name)
 
 
+@pytest.mark.slow  # trains, is killed and trains again
 def test_a_resumed_run_ends_where_an_uninterrupted_one_does(
     tiny_model_dir: Path, tmp_path: Path
 ) -> None:
@@ -493,6 +494,7 @@ train_nf4_until_done(*map(Path, sys.argv[1:]))
 _REPOSITORY = Path(__file__).parents[2]
 
 
+@pytest.mark.slow  # trains, is killed and trains again
 def test_nf4_training_killed_mid_run_resumes_with_its_8bit_optimizer_state(
     tiny_model_dir: Path, tmp_path: Path
 ) -> None:
