@@ -1,0 +1,670 @@
+"""The data half at scale: what Dagster's bookkeeping costs per document (issue 17).
+
+Writes a synthetic corpus of distinct documents into a temp folder (N blog posts of 4-8 KB of
+article HTML, optionally M Gutenberg-style books of about 450 KB; words drawn from the bundled
+samples' vocabulary with a seeded RNG, so every document differs and dedup keeps them all), then
+runs the data half as a user does from the README, each command a child process against a
+fresh DAGSTER_HOME (the default SQLite instance) and a fresh artifact folder:
+
+    dagster asset materialize -m llmft_assets.definitions --select document_catalog
+    dagster asset materialize ... --select <each partitioned asset> --partition-range FIRST...LAST
+    dagster asset materialize ... --select text_chunks,training_dataset
+
+The partitioned assets and their partition sets come from the code under test
+(`llmft_assets.definitions.ASSETS`, `partitions_def.name`), the ranges from the instance, so the
+script runs on one partition per document as on batches of documents. Then a few new posts, the
+catalog again, and one evaluation of the automation conditions (an automation tick).
+
+Per step it prints documents, raw MB, wall seconds, work seconds (the run's step durations as
+Dagster's step stats record them), bookkeeping = (wall - work) / documents in ms, event log
+records, SQLite growth per document, artifact store growth and the child's peak RSS.
+`--baseline REV` runs the same steps, on the same corpus in the same call, with another revision
+checked out by `git worktree add` (same venv, PYTHONPATH and working directory set to the
+worktree) and prints ratios current / baseline. `--rev REV` measures a revision instead of this
+checkout's working tree.
+
+    .venv/bin/python benchmarks/scale.py                      # 2,000 posts, ~3 minutes
+    .venv/bin/python benchmarks/scale.py --posts 20000 --books 2200 --baseline <rev>
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import itertools
+import json
+import os
+import platform
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO / "llmft_assets" / "sample_data"
+CODE_LOCATION = "llmft_assets.definitions"
+LAST_DATA_ASSET = "training_dataset"  # the data half ends here; the model half is not run
+NEW_POSTS = 20  # posts added after the first run, before the catalog again and the tick
+_RUN_START = re.compile(r" - (?P<run_id>[0-9a-f]{8}-[0-9a-f-]{27}) - \d+ - RUN_START - ")
+
+
+# --------------------------------------------------------------------------- the corpus
+
+
+_TAGS = re.compile(r"<script.*?</script>|<style.*?</style>|<[^>]+>", re.S)
+# Words that make cleaning take a paragraph for Project Gutenberg's own (licence, notes) or
+# fail the boilerplate check when drawn side by side: not drawn.
+_HOUSE_WORDS_TEXT = """
+gutenberg project tm ebook ebooks etext etexts license licence licensed electronic donation
+donations internet bitnet volunteers copyright trademark foundation domain www http https org
+com net html pgdp header refund damages disclaimer archive literary transcriber note notes
+original preparer typographical errata release edition editions print small director executive
+website web site mail
+"""
+_HOUSE_WORDS = frozenset(_HOUSE_WORDS_TEXT.split())
+
+
+class Words:
+    """Unigram word model of the bundled samples: real English words at their frequencies."""
+
+    def __init__(self, rng: random.Random) -> None:
+        counts: Counter[str] = Counter()
+        for path in sorted(SAMPLES.rglob("*")):
+            if path.suffix in {".html", ".txt", ".md"}:
+                text = path.read_bytes().decode("utf-8", errors="ignore")
+                if path.suffix == ".html":
+                    text = _TAGS.sub(" ", text)
+                elif path.parent.name == "gutenberg":  # the book, not its licence
+                    text = text[text.find("*** START") + 1 : text.find("*** END")]
+                counts.update(re.findall(r"[a-z]+(?:'[a-z]+)?", text.lower()))
+        self.words = [w for w in counts if len(w) < 16 and w not in _HOUSE_WORDS]
+        self.cumulative = list(itertools.accumulate(counts[w] for w in self.words))
+        self.rare = [w for w in self.words if counts[w] <= 2 and len(w) > 4]
+        self.rng = rng
+
+    def draw(self, k: int) -> list[str]:
+        return self.rng.choices(self.words, cum_weights=self.cumulative, k=k)
+
+    def sentence(self, low: int = 7, high: int = 24) -> str:
+        words = self.draw(self.rng.randint(low, high))
+        if len(words) > 9 and self.rng.random() < 0.4:
+            words[self.rng.randrange(3, len(words) - 3)] += ","
+        text = " ".join(words)
+        return text[0].upper() + text[1:] + self.rng.choice(".....?!")
+
+    def title(self, low: int = 3, high: int = 8) -> str:
+        words = [*self.draw(self.rng.randint(low, high - 1)), self.rng.choice(self.rare)]
+        self.rng.shuffle(words)
+        return " ".join(w.capitalize() if len(w) > 3 or i == 0 else w for i, w in enumerate(words))
+
+
+def slug(title: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:60]
+
+
+SITES = ["The Data Shed", "Pipelines and Prose", "Notes from the Warehouse", "Small Data Club"]
+AUTHORS = ["Elena Varga", "Sam Okafor", "Priya Raman", "Tom Lindqvist", "Ana Costa", "Li Wei"]
+
+
+def blog_post(words: Words, number: int, target: int) -> tuple[str, str]:
+    """(file name, HTML) of one WordPress-like article page of about `target` bytes."""
+    rng = words.rng
+    title, site, author = words.title(), rng.choice(SITES), rng.choice(AUTHORS)
+    domain = slug(site).replace("-", "") + ".blog"
+    day = f"2024-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+    url = f"https://{domain}/{day[:4]}/{day[5:7]}/{slug(title)}/"
+    t, description = html.escape(title), html.escape(words.sentence(12, 20))
+    head = (
+        f'<!doctype html>\n<html lang="en-US">\n<head>\n<meta charset="UTF-8">\n'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{t} &#8211; {site}</title>\n"
+        f'<meta name="description" content="{description}">\n'
+        f'<link rel="canonical" href="{url}">\n<meta property="og:type" content="article">\n'
+        f'<meta property="og:title" content="{t}">\n'
+        f'<meta property="og:site_name" content="{site}">\n'
+        f'<meta property="article:published_time" content="{day}T07:30:00+00:00">\n'
+        f'<meta name="author" content="{author}">\n'
+        f"<link rel='stylesheet' href='https://{domain}/wp-content/themes/shed/style.css' />\n"
+        f'</head>\n<body class="post-template-default single single-post">\n'
+        f'<header class="site-header"><p class="site-title"><a href="/">{site}</a></p>\n'
+        f'<nav class="main-navigation"><ul><li><a href="/">Home</a></li>'
+        f'<li><a href="/archive/">Archive</a></li><li><a href="/about/">About</a></li>'
+        f'<li><a href="/newsletter/">Newsletter</a></li></ul></nav></header>\n'
+        f'<main id="main"><article class="post type-post">\n'
+        f'<header class="entry-header"><h1 class="entry-title">{t}</h1>\n'
+        f'<div class="entry-meta">By <a href="/author/{slug(author)}/">{author}</a> '
+        f'<time datetime="{day}">{day}</time></div></header>\n<div class="entry-content">\n'
+    )
+    tags = ", ".join(f'<a href="/tag/{w}/" rel="tag">{w}</a>' for w in words.draw(3))
+    others = [words.title() for _ in range(2)]
+    related = "".join(f'<li><a href="/{slug(o)}/">{html.escape(o)}</a></li>' for o in others)
+    tail = (
+        f'</div>\n<footer class="entry-footer"><span class="tags-links">Tagged {tags}</span>'
+        f"</footer>\n</article>\n"
+        f'<section id="comments"><h2 class="comments-title">2 comments</h2><ol>'
+        f"<li><p>{html.escape(words.sentence())}</p></li>"
+        f"<li><p>{html.escape(words.sentence())}</p></li></ol></section>\n"
+        f'<aside class="related"><h3>Related posts</h3><ul>{related}</ul></aside>\n</main>\n'
+        f'<footer class="site-footer"><p>&copy; 2024 {site}. Proudly powered by WordPress.</p>'
+        f'</footer>\n<script src="https://{domain}/wp-includes/js/site.min.js"></script>\n'
+        f"</body>\n</html>\n"
+    )
+    blocks: list[str] = []
+    size = len(head) + len(tail)
+    while size < target:
+        kind = rng.random()
+        if kind < 0.08 and blocks:
+            block = f"<h2>{html.escape(words.title())}</h2>"
+        elif kind < 0.14:
+            items = "".join(f"<li>{html.escape(words.sentence(4, 12))}</li>" for _ in range(3))
+            block = f"<ul>{items}</ul>"
+        elif kind < 0.17:
+            block = f"<blockquote><p>{html.escape(words.sentence())}</p></blockquote>"
+        elif kind < 0.20:
+            cols = words.draw(3)
+            block = f"<pre><code>select {', '.join(cols)}\nfrom {cols[0]}_{number}\n</code></pre>"
+        else:
+            sentences = " ".join(words.sentence() for _ in range(rng.randint(2, 5)))
+            block = f"<p>{html.escape(sentences)}</p>"
+        blocks.append(block)
+        size += len(block) + 1
+    name = f"{10_000_000 + number}.{slug(title)}.html"
+    return name, head + "\n".join(blocks) + "\n" + tail
+
+
+def _licence() -> str:
+    """The real licence and footer after a bundled book's END marker, for the books' ends."""
+    text = (SAMPLES / "gutenberg" / "pg68283-orig_call-of-cthulhu_2022.txt").read_bytes()
+    text = text.decode("utf-8-sig").replace("\r\n", "\n")
+    return text[text.index("\n", text.index("*** END OF THE PROJECT GUTENBERG EBOOK")) + 1 :]
+
+
+def book(words: Words, number: int, target: int, licence: str) -> tuple[str, str]:
+    """(file name, text) of one Gutenberg-style book: header, markers, chapters of hard-wrapped
+    paragraphs, END marker and licence."""
+    rng = words.rng
+    title, author = words.title(2, 6), f"{words.title(1, 2)} {words.title(1, 2)}"
+    ebook = 70_000 + number
+    header = (
+        f"The Project Gutenberg eBook of {title}\n\n"
+        "This ebook is for the use of anyone anywhere in the United States and\n"
+        "most other parts of the world at no cost and with almost no restrictions\n"
+        "whatsoever. You may copy it, give it away or re-use it under the terms\n"
+        "of the Project Gutenberg License included with this ebook or online\n"
+        "at www.gutenberg.org. If you are not located in the United States,\n"
+        "you will have to check the laws of the country where you are located\n"
+        "before using this eBook.\n\n"
+        f"Title: {title}\n\nAuthor: {author}\n\n"
+        f"Release date: March {rng.randint(1, 28)}, 2023 [eBook #{ebook}]\n\n"
+        "Language: English\n\n"
+        "Credits: the Online Distributed Proofreading Team at https://www.pgdp.net\n\n\n"
+        f"*** START OF THE PROJECT GUTENBERG EBOOK {title.upper()} ***\n\n\n\n\n"
+        f"{title.upper()}\n\nBy {author}\n\n\n"
+    )
+    parts = [header]
+    size, chapter = len(header), 0
+    while size < target:
+        if chapter == 0 or rng.random() < 0.02:
+            chapter += 1
+            part = f"\n\nCHAPTER {chapter}.\n\n{words.title(2, 5).upper()}\n\n\n"
+        else:
+            sentences = " ".join(words.sentence() for _ in range(rng.randint(2, 8)))
+            part = wrap(sentences) + "\n\n"
+        parts.append(part)
+        size += len(part)
+    parts.append(f"\n\n*** END OF THE PROJECT GUTENBERG EBOOK {title.upper()} ***\n")
+    parts.append(licence)
+    return f"pg{ebook}-{slug(title)[:40]}.txt", "".join(parts)
+
+
+def wrap(text: str, width: int = 70) -> str:
+    lines, line = [], ""
+    for word in text.split(" "):
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    lines.append(line)
+    return "\n".join(lines)
+
+
+@dataclass
+class Corpus:
+    posts: Path
+    books: Path
+    post_count: int = 0
+    book_count: int = 0
+    post_bytes: int = 0
+    book_bytes: int = 0
+
+
+def write_corpus(root: Path, posts: int, books: int, seed: int) -> Corpus:
+    rng = random.Random(seed)
+    words = Words(rng)
+    corpus = Corpus(root / "posts", root / "books")
+    corpus.posts.mkdir(parents=True)
+    corpus.books.mkdir(parents=True)  # an empty folder: no books, not the bundled samples
+    add_posts(corpus, words, posts)
+    licence = _licence()
+    for number in range(books):
+        name, text = book(words, number, rng.randint(400_000, 500_000), licence)
+        corpus.book_bytes += (corpus.books / name).write_bytes(text.encode())
+        corpus.book_count += 1
+    return corpus
+
+
+def add_posts(corpus: Corpus, words: Words, count: int) -> list[Path]:
+    paths = []
+    for number in range(corpus.post_count, corpus.post_count + count):
+        name, text = blog_post(words, number, words.rng.randint(4_000, 8_000))
+        paths.append(corpus.posts / name)
+        corpus.post_bytes += paths[-1].write_bytes(text.encode())
+        corpus.post_count += 1
+    return paths
+
+
+# --------------------------------------------------------------------------- the child side
+
+
+def probe(what: str, argument: str) -> None:
+    """Runs in a child whose PYTHONPATH is the code under test; prints one line of JSON."""
+    import dagster as dg
+
+    if what == "steps":
+        import llmft_assets
+        from llmft_assets.definitions import ASSETS
+
+        steps: list[dict] = []
+        for asset in ASSETS:
+            (key,) = asset.keys
+            name, partitions = key.to_user_string(), asset.partitions_def
+            if partitions is not None:
+                steps.append({"assets": [name], "partition_set": partitions.name})
+            elif steps and steps[-1]["partition_set"] is None:
+                steps[-1]["assets"].append(name)
+            else:
+                steps.append({"assets": [name], "partition_set": None})
+            if name == LAST_DATA_ASSET:
+                break
+        result: object = {"module": llmft_assets.__file__, "steps": steps}
+    elif what == "keys":
+        with dg.DagsterInstance.get() as instance:
+            result = {}
+            for name in json.loads(argument):
+                keys = instance.get_dynamic_partitions(name)
+                result[name] = [len(keys), keys[0], keys[-1]] if keys else [0, None, None]
+    elif what == "runs":
+        with dg.DagsterInstance.get() as instance:
+            result = {}
+            for run_id in json.loads(argument):
+                events = instance.all_logs(run_id)
+                types = Counter(e.dagster_event_type.value for e in events if e.is_dagster_event)
+                stats = instance.get_run_step_stats(run_id)
+                result[run_id] = {
+                    "status": instance.get_run_by_id(run_id).status.value,
+                    "work_s": sum(s.end_time - s.start_time for s in stats if s.end_time),
+                    "steps": len(stats),
+                    "events": len(events),
+                    "event_types": dict(types.most_common(6)),
+                }
+    elif what == "tick":
+        from dagster._serdes import deserialize_value, serialize_value
+
+        from llmft_assets.definitions import defs
+
+        cursor_file = Path(argument)
+        cursor = deserialize_value(cursor_file.read_text()) if cursor_file.exists() else None
+        with dg.DagsterInstance.get() as instance:
+            started = time.perf_counter()
+            evaluation = dg.evaluate_automation_conditions(
+                defs=defs, instance=instance, cursor=cursor
+            )
+            seconds = time.perf_counter() - started
+        cursor_file.write_text(serialize_value(evaluation.cursor))
+        result = {"seconds": seconds, "requested": evaluation.total_requested}
+    else:
+        raise SystemExit(f"unknown probe {what}")
+    print("PROBE " + json.dumps(result))
+
+
+# --------------------------------------------------------------------------- the parent side
+
+
+@dataclass
+class Stage:
+    name: str
+    documents: int
+    raw_mb: float
+    wall_s: float = 0.0
+    work_s: float | None = None
+    peak_rss_mb: float = 0.0
+    events: int | None = None
+    db_growth_mb: float = 0.0
+    store_growth_mb: float = 0.0
+    partitions: int | None = None
+    run_id: str | None = None
+    ok: bool = True
+    detail: dict = field(default_factory=dict)
+
+    @property
+    def bookkeeping_ms(self) -> float | None:
+        if self.work_s is None or not self.documents:
+            return None
+        return 1000 * (self.wall_s - self.work_s) / self.documents
+
+    def net_ms(self, startup_s: float | None) -> float | None:
+        """Bookkeeping per document less the fixed cost of a command (`startup_s`)."""
+        if self.work_s is None or not self.documents or startup_s is None:
+            return None
+        return 1000 * (self.wall_s - self.work_s - startup_s) / self.documents
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+class Revision:
+    """One revision of the code and its own instance and artifact store, sharing the corpus."""
+
+    def __init__(self, label: str, code: Path, corpus: Corpus, work: Path) -> None:
+        self.label, self.code, self.corpus = label, code, corpus
+        self.home, self.store, self.logs = work / "dagster_home", work / "store", work / "logs"
+        for folder in (self.home, self.store, self.logs):
+            folder.mkdir(parents=True)
+        (self.home / "dagster.yaml").touch()
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("LLMFT_")}
+        if "LLMFT_CACHE_DIR" in os.environ:  # tokenizers: shared, not part of the run
+            self.env["LLMFT_CACHE_DIR"] = os.environ["LLMFT_CACHE_DIR"]
+        self.env.update(
+            PYTHONPATH=str(code),
+            DAGSTER_HOME=str(self.home),
+            LLMFT_DATA_DIR=str(self.store),
+            LLMFT_BLOG_FOLDER=str(corpus.posts),
+            LLMFT_BOOKS_FOLDER=str(corpus.books),
+            RAYON_NUM_THREADS=os.environ.get("RAYON_NUM_THREADS", "1"),
+            TOKENIZERS_PARALLELISM="false",
+        )
+        self.stages: list[Stage] = []
+        self.tick: dict | None = None
+
+    @property
+    def startup_s(self) -> float | None:
+        """What a command costs besides its steps, whatever its size: the first catalog's wall
+        less its work (a process start, imports, a run with one step and few events)."""
+        first = self.stages[0] if self.stages else None
+        return None if first is None or first.work_s is None else first.wall_s - first.work_s
+
+    def probe(self, what: str, argument: object = "") -> dict:
+        command = [sys.executable, str(Path(__file__).resolve()), "--probe", what]
+        command.append(argument if isinstance(argument, str) else json.dumps(argument))
+        out = subprocess.run(
+            command, cwd=self.code, env=self.env, capture_output=True, text=True, check=False
+        )
+        lines = [x for x in out.stdout.splitlines() if x.startswith("PROBE ")]
+        if out.returncode or not lines:
+            raise RuntimeError(f"probe {what} failed:\n{out.stdout[-3000:]}{out.stderr[-3000:]}")
+        return json.loads(lines[-1].removeprefix("PROBE "))
+
+    def materialize(self, stage: Stage, assets: list[str], extra: list[str]) -> Stage:
+        command = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", CODE_LOCATION]
+        command += ["--select", ",".join(assets), *extra]
+        log = self.logs / f"{len(self.stages):02d}-{stage.name.split()[0]}.log"
+        db_before, store_before = folder_bytes(self.home), folder_bytes(self.store)
+        print(f"  [{self.label}] {stage.name}: {' '.join(command[3:])}", flush=True)
+        started = time.perf_counter()
+        with log.open("w") as out:
+            child = subprocess.Popen(
+                command, cwd=self.code, env=self.env, stdout=out, stderr=subprocess.STDOUT
+            )
+            _, status, usage = os.wait4(child.pid, 0)
+            child.returncode = os.waitstatus_to_exitcode(status)
+        stage.wall_s = time.perf_counter() - started
+        stage.peak_rss_mb = usage.ru_maxrss / 1024
+        stage.db_growth_mb = (folder_bytes(self.home) - db_before) / 1e6
+        stage.store_growth_mb = (folder_bytes(self.store) - store_before) / 1e6
+        text = log.read_text(errors="replace")
+        match = _RUN_START.search(text)
+        stage.run_id = match["run_id"] if match else None
+        stage.ok = child.returncode == 0
+        if not stage.ok:
+            tail = "\n".join(text.splitlines()[-25:])
+            print(f"  [{self.label}] {stage.name} FAILED (exit {child.returncode}):\n{tail}")
+        self.stages.append(stage)
+        return stage
+
+    def run(self, tick: bool) -> None:
+        info = self.probe("steps")
+        print(f"  [{self.label}] llmft_assets from {info['module']}", flush=True)
+        if not Path(info["module"]).resolve().is_relative_to(self.code.resolve()):
+            raise RuntimeError(f"{self.label}: imported {info['module']}, not from {self.code}")
+        corpus = self.corpus
+        documents = {"blog": corpus.post_count, "gutenberg": corpus.book_count}
+        raw = {"blog": corpus.post_bytes / 1e6, "gutenberg": corpus.book_bytes / 1e6}
+        total, total_mb = sum(documents.values()), sum(raw.values())
+        keys: dict[str, list] = {}
+        for step in info["steps"]:
+            assets, partition_set = step["assets"], step["partition_set"]
+            if partition_set is None:
+                stage = self.materialize(Stage(",".join(assets), total, total_mb), assets, [])
+                if not keys:  # after the catalog: every partition set's keys
+                    sets = [s["partition_set"] for s in info["steps"] if s["partition_set"]]
+                    keys = self.probe("keys", sets)
+            else:
+                count, first, last = keys.get(partition_set, [0, None, None])
+                if not count:
+                    print(f"  [{self.label}] {assets[0]}: {partition_set} is empty, skipped")
+                    continue
+                source = next((s for s in documents if assets[0].startswith(s)), None)
+                stage = Stage(
+                    assets[0],
+                    documents[source] if source else total,
+                    raw[source] if source else total_mb,
+                    partitions=count,
+                )
+                self.materialize(stage, assets, ["--partition-range", f"{first}...{last}"])
+            if not stage.ok:
+                break
+        else:
+            if tick:
+                self.automation_tick()
+        runs = [s.run_id for s in self.stages if s.run_id]
+        figures = self.probe("runs", runs) if runs else {}
+        for stage in self.stages:
+            if stage.run_id in figures:
+                stage.work_s = figures[stage.run_id]["work_s"]
+                stage.events = figures[stage.run_id]["events"]
+                stage.detail = figures[stage.run_id]
+
+    def automation_tick(self) -> None:
+        """New posts, the catalog again, then one automation evaluation with the cursor of one
+        made before the new posts (as the sensor's ticks follow one another)."""
+        cursor = self.logs / "automation-cursor.json"
+        quiet = self.probe("tick", str(cursor))
+        words = Words(random.Random(f"new posts {self.corpus.post_count}"))
+        c = self.corpus
+        added = Corpus(c.posts, c.books, c.post_count, c.book_count, c.post_bytes, c.book_bytes)
+        new_files = add_posts(added, words, NEW_POSTS)
+        documents = added.post_count + added.book_count
+        megabytes = (added.post_bytes + added.book_bytes) / 1e6
+        self.materialize(
+            Stage("catalog again, +new posts", documents, megabytes), ["document_catalog"], []
+        )
+        after = self.probe("tick", str(cursor))
+        for path in new_files:
+            path.unlink()  # the next revision starts from the same corpus
+        self.tick = {"quiet": quiet, "after": after, "new_posts": NEW_POSTS}
+
+
+# --------------------------------------------------------------------------- reporting
+
+
+def fmt(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def report(revision: Revision) -> None:
+    print(f"\n{revision.label}:")
+    header = (
+        f"  {'step':<30} {'docs':>7} {'parts':>6} {'raw MB':>7} {'wall s':>7} {'work s':>7}"
+        f" {'ms/doc':>7} {'net':>6} {'events':>7} {'ev/doc':>6} {'DB KB/doc':>9} {'store MB':>8}"
+        f" {'RSS MB':>7}"
+    )
+    print(header)
+    startup = revision.startup_s
+    for s in revision.stages:
+        per_doc_kb = 1000 * s.db_growth_mb / s.documents if s.documents else None
+        events_per_doc = s.events / s.documents if s.events is not None and s.documents else None
+        print(
+            f"  {s.name:<30} {s.documents:>7} {fmt(s.partitions, 'd'):>6} {s.raw_mb:>7.1f}"
+            f" {s.wall_s:>7.1f} {fmt(s.work_s, '.1f'):>7} {fmt(s.bookkeeping_ms, '.2f'):>7}"
+            f" {fmt(s.net_ms(startup), '.2f'):>6} {fmt(s.events, 'd'):>7}"
+            f" {fmt(events_per_doc, '.1f'):>6}"
+            f" {fmt(per_doc_kb, '.2f'):>9} {s.store_growth_mb:>8.1f} {s.peak_rss_mb:>7.0f}"
+            + ("" if s.ok else "  FAILED")
+        )
+    if revision.tick:
+        t = revision.tick
+        print(
+            f"  automation tick: {t['quiet']['seconds']:.2f} s with nothing new"
+            f" ({t['quiet']['requested']} requested); {t['after']['seconds']:.2f} s after"
+            f" {t['new_posts']} new posts ({t['after']['requested']} asset partitions requested)"
+        )
+    total_wall = sum(s.wall_s for s in revision.stages)
+    print(
+        f"  ms/doc = (wall - work) / docs; net = less the fixed cost of one command,"
+        f" {fmt(startup, '.1f')} s (document_catalog's wall - work)\n"
+        f"  whole: {total_wall:.0f} s wall; instance {folder_bytes(revision.home) / 1e6:.1f} MB,"
+        f" artifact store {folder_bytes(revision.store) / 1e6:.1f} MB"
+    )
+    for s in revision.stages:
+        if s.detail.get("event_types"):
+            print(f"  events of {s.name}: {s.detail['event_types']}")
+
+
+def ratios(current: Revision, baseline: Revision) -> None:
+    print(f"\nratios {current.label} / {baseline.label} (below 1: the current code costs less):")
+    print(
+        f"  {'step':<30} {'wall':>6} {'work':>6} {'ms/doc':>6} {'net':>6} {'events':>6}"
+        f" {'DB':>6} {'RSS':>6}"
+    )
+    base = {s.name: s for s in baseline.stages}
+
+    def ratio(a: float | None, b: float | None) -> str:
+        return "-" if a is None or not b else f"{a / b:.3f}"
+
+    for s in current.stages:
+        b = base.get(s.name)
+        if b is None:
+            continue
+        print(
+            f"  {s.name:<30} {ratio(s.wall_s, b.wall_s):>6} {ratio(s.work_s, b.work_s):>6}"
+            f" {ratio(s.bookkeeping_ms, b.bookkeeping_ms):>6}"
+            f" {ratio(s.net_ms(current.startup_s), b.net_ms(baseline.startup_s)):>6}"
+            f" {ratio(s.events, b.events):>6}"
+            f" {ratio(s.db_growth_mb, b.db_growth_mb):>6} {ratio(s.peak_rss_mb, b.peak_rss_mb):>6}"
+        )
+    if current.tick and baseline.tick:
+        print(
+            "  automation tick after new posts: "
+            + ratio(current.tick["after"]["seconds"], baseline.tick["after"]["seconds"])
+        )
+
+
+# --------------------------------------------------------------------------- main
+
+
+def git(*args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def checkout(rev: str, work: Path) -> tuple[Path, str]:
+    """`rev` in a worktree under `work`, with the C extension this checkout built (copied when
+    its source is the same, else built in place)."""
+    commit = git("rev-parse", "--short", f"{rev}^{{commit}}")
+    tree = work / f"code-{commit}"
+    git("worktree", "add", "--detach", str(tree), commit)
+    for source in (REPO / "llmft_assets").rglob("*.c"):
+        relative = source.relative_to(REPO)
+        theirs = tree / relative
+        built = sorted(source.parent.glob(f"{source.stem}.*.so"))
+        if built and theirs.exists() and theirs.read_bytes() == source.read_bytes():
+            shutil.copy2(built[0], theirs.parent / built[0].name)
+        elif theirs.exists():
+            build = [sys.executable, "-c", "import setuptools; setuptools.setup()"]
+            subprocess.run([*build, "build_ext", "--inplace"], cwd=tree, check=True)
+    return tree, f"{rev} ({commit})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--posts", type=int, default=2000, help="blog posts (4-8 KB each)")
+    parser.add_argument("--books", type=int, default=0, help="books (about 450 KB each)")
+    parser.add_argument("--rev", help="measure this revision (default: this working tree)")
+    parser.add_argument("--baseline", help="also run this revision, and print ratios")
+    parser.add_argument("--seed", type=int, default=17)
+    parser.add_argument("--no-tick", action="store_true", help="skip the automation tick")
+    parser.add_argument("--keep", action="store_true", help="keep the temp folder")
+    parser.add_argument("--probe", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.probe:
+        probe(*args.probe)
+        return
+
+    work = Path(tempfile.mkdtemp(prefix="llmft-scale-"))
+    trees: list[Path] = []
+    try:
+        started = time.perf_counter()
+        corpus = write_corpus(work / "corpus", args.posts, args.books, args.seed)
+        mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+        print(
+            f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores,"
+            f" {mem:.0f} GiB, python {platform.python_version()};"
+            f" {time.strftime('%Y-%m-%d %H:%M %Z')}; load {os.getloadavg()[0]:.2f}"
+        )
+        print(
+            f"corpus: {corpus.post_count} posts, {corpus.post_bytes / 1e6:.1f} MB;"
+            f" {corpus.book_count} books, {corpus.book_bytes / 1e6:.1f} MB"
+            f" (written in {time.perf_counter() - started:.0f} s to {work})"
+        )
+        revisions: list[Revision] = []
+        for rev, label in ((args.baseline, "baseline"), (args.rev, "current")):
+            if label == "baseline" and not rev:
+                continue
+            if rev:
+                code, name = checkout(rev, work)
+                trees.append(code)
+            else:
+                code, name = REPO, f"working tree ({git('describe', '--always', '--dirty')})"
+            revision = Revision(f"{label}: {name}", code, corpus, work / label)
+            print(f"\n{revision.label}", flush=True)
+            revision.run(tick=not args.no_tick)
+            revisions.append(revision)
+        for revision in revisions:
+            report(revision)
+        if len(revisions) == 2:
+            ratios(revisions[1], revisions[0])
+        print(f"\nthe whole benchmark took {time.perf_counter() - started:.0f} s")
+        failed = [r.label for r in revisions if not all(s.ok for s in r.stages)]
+        if failed:
+            print(f"FAILED steps in: {'; '.join(failed)}", file=sys.stderr)
+            sys.exit(1)
+    finally:
+        for tree in trees:
+            subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=REPO)
+        if args.keep:
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
