@@ -2,8 +2,9 @@
 
 Each step is a `dagster asset materialize` command against the instance in $DAGSTER_HOME, so
 every run, materialization and check lands in that instance and shows in `dagster dev`. The
-source and cleaning assets are partitioned per document, so each of their steps covers the
-full range of its partition set in one run (their backfill policy allows that).
+source and cleaning assets are partitioned by batches of documents; each of their steps runs
+one command per batch (`--partition`), since their backfill policy is one run per batch, which
+Dagster's CLI does not run as a range.
 """
 
 from __future__ import annotations
@@ -64,38 +65,54 @@ def run_pipeline(config_file: Path | None) -> int:
     run_config = yaml.safe_load(config_file.read_text()) if config_file else {}
     timings: list[tuple[str, float]] = []  # (step, seconds) as Dagster recorded them
     for step in pipeline_steps():
-        command = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", CODE_LOCATION]
-        command += ["--select", ",".join(step.assets)]
+        partitions: list[str | None] = [None]
         if step.partition_set:
             with DagsterInstance.get() as instance:
-                keys = instance.get_dynamic_partitions(step.partition_set)
-            if not keys:
+                partitions = list(instance.get_dynamic_partitions(step.partition_set))
+            if not partitions:
                 print(f"-- {step.partition_set}: no documents, skipping {step.assets}")
                 continue
-            command += ["--partition-range", f"{keys[0]}...{keys[-1]}"]
-        ops = {k: v for k, v in run_config.get("ops", {}).items() if k in step.assets}
-        if ops:
-            command += ["--config-json", json.dumps({"ops": ops})]
-        print("$ " + shlex.join(command[1:]), flush=True)
-        started = time.perf_counter()
-        run_id, failed = _materialize(command)
-        if run_id:
-            with DagsterInstance.get() as instance:
-                timings += [
-                    (stats.step_key, stats.end_time - stats.start_time)
-                    for stats in instance.get_run_step_stats(run_id)
-                    if stats.end_time and stats.start_time
-                ]
-        timings.append(
-            (f"(the whole command: {', '.join(step.assets)})", time.perf_counter() - started)
-        )
-        if failed:
-            print(f"error: step {', '.join(step.assets)} failed", file=sys.stderr)
-            return 1
+        for partition in partitions:
+            if _run_step(step, partition, run_config, timings):
+                print(f"error: step {', '.join(step.assets)} failed", file=sys.stderr)
+                return 1
     print("\nwall time per step, as Dagster recorded it:")
     for name, seconds in timings:
         print(f"  {seconds:8.1f} s  {name}")
     return 0
+
+
+def _run_step(
+    step: Step, partition: str | None, run_config: dict, timings: list[tuple[str, float]]
+) -> bool:
+    """Run one step's command (for one partition, if given), adding its timings; whether it
+    failed."""
+    from dagster import DagsterInstance
+
+    command = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", CODE_LOCATION]
+    command += ["--select", ",".join(step.assets)]
+    if partition:
+        command += ["--partition", partition]
+    ops = {k: v for k, v in run_config.get("ops", {}).items() if k in step.assets}
+    if ops:
+        command += ["--config-json", json.dumps({"ops": ops})]
+    print("$ " + shlex.join(command[1:]), flush=True)
+    started = time.perf_counter()
+    run_id, failed = _materialize(command)
+    if run_id:
+        with DagsterInstance.get() as instance:
+            timings += [
+                (
+                    stats.step_key + (f" [{partition}]" if partition else ""),
+                    stats.end_time - stats.start_time,
+                )
+                for stats in instance.get_run_step_stats(run_id)
+                if stats.end_time and stats.start_time
+            ]
+    timings.append(
+        (f"(the whole command: {', '.join(step.assets)})", time.perf_counter() - started)
+    )
+    return failed
 
 
 def _materialize(command: list[str]) -> tuple[str | None, bool]:

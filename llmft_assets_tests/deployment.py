@@ -62,8 +62,10 @@ class Deployment:
         partitions: str | None = None,
         run_config: dict | None = None,
         raise_on_error: bool = True,
+        partition: str | None = None,
     ) -> dg.ExecuteInProcessResult:
-        """One run over `selection`; with `partitions`, the whole range of that set."""
+        """One run over `selection`; with `partitions`, the whole range of that set; with
+        `partition`, that one partition."""
         tags = {}
         if partitions:
             keys = self.instance.get_dynamic_partitions(partitions)
@@ -74,16 +76,17 @@ class Deployment:
             instance=self.instance,
             resources=self.resources,
             tags=tags,
+            partition_key=partition,
             run_config=run_config,
             raise_on_error=raise_on_error,
         )
 
     def ingest(self) -> None:
-        """Discovery, then every source and cleaning partition, one run per partition set."""
+        """Discovery, then every source and cleaning batch, one run per partition set."""
         self.materialize([document_catalog])
-        self.materialize([blog_posts_html], "blog_posts")
-        self.materialize([gutenberg_books], "gutenberg_books")
-        self.materialize([cleaned_documents], "documents")
+        self.materialize([blog_posts_html], "blog_post_batches")
+        self.materialize([gutenberg_books], "gutenberg_book_batches")
+        self.materialize([cleaned_documents], "document_batches")
 
     def build_dataset(self, run_config: dict | None = None) -> dg.ExecuteInProcessResult:
         """Ingestion, then chunks and dataset in one run: what training reads."""

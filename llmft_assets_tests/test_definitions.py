@@ -42,10 +42,10 @@ def test_pipeline_steps_follow_the_graph_in_order():
     steps = [(step.assets, step.partition_set) for step in pipeline_steps()]
     assert steps == [
         (("document_catalog",), None),
-        (("blog_posts_html",), "blog_posts"),
-        (("gutenberg_books",), "gutenberg_books"),
-        (("notes_text",), "notes"),
-        (("cleaned_documents",), "documents"),
+        (("blog_posts_html",), "blog_post_batches"),
+        (("gutenberg_books",), "gutenberg_book_batches"),
+        (("notes_text",), "note_batches"),
+        (("cleaned_documents",), "document_batches"),
         (("text_chunks", "training_dataset"), None),
         (("base_model", "lora_adapter", "merged_model", "gguf_model"), None),
     ]

@@ -1,9 +1,9 @@
 """What runs on its own: daily discovery, declarative automation, weekly retraining.
 
-The daily schedule materializes `document_catalog`, which registers each new document as a
-partition; `on_missing` conditions then fetch and clean exactly those partitions (as one
-backfill, thanks to the single-run backfill policy), and `eager` conditions rebuild chunks
-and the dataset once their upstream has changed.
+The daily schedule materializes `document_catalog`, which puts the new documents into new
+batches and registers each batch as a partition; `on_missing` conditions then fetch and clean
+exactly those partitions, and `eager` conditions rebuild chunks and the dataset once their
+upstream has changed.
 
 Retraining is weekly, and only when the dataset changed since the adapter was trained: a
 GPU run for every day's handful of new posts would cost more than it teaches.

@@ -7,6 +7,7 @@ import numpy as np
 
 from llmft_assets.storage.artifacts import ArtifactInfo
 
+TABLE_ROWS = 100
 _HISTOGRAM_BINS = 10
 _BAR = 30
 
@@ -21,18 +22,28 @@ def stored(info: ArtifactInfo) -> dict[str, dg.MetadataValue]:
 
 
 def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> dg.MetadataValue:
+    """A table of the first `TABLE_ROWS` rows and a count of the rest: metadata is stored with
+    every partition's event, so it stays small however large a run is."""
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    more = 0
     for row in rows:
+        if len(lines) - 2 == TABLE_ROWS:
+            more += 1
+            continue
         cells = (str(cell).replace("|", "\\|").replace("\n", " ") for cell in row)
         lines.append("| " + " | ".join(cells) + " |")
+    if more:
+        lines.append(f"| ... and {more} more |" + " |" * (len(headers) - 1))
     return dg.MetadataValue.md("\n".join(lines))
 
 
-def rejections(rejected: dict[str, str]) -> dict[str, dg.MetadataValue]:
-    """Documents set aside in this run, and why."""
+def rejections(rejected: dict[str, str], folder_uri: str) -> dict[str, dg.MetadataValue]:
+    """Documents set aside in this run, and why; all of them, with their bytes, are kept
+    under `folder_uri`."""
     return {
         "rejected": dg.MetadataValue.int(len(rejected)),
         "rejected_documents": markdown_table(("document", "reason"), sorted(rejected.items())),
+        "rejected_folder": dg.MetadataValue.path(folder_uri),
     }
 
 

@@ -1,8 +1,10 @@
-"""One dynamic partition per document, registered by `document_catalog` when it is found.
+"""One dynamic partition per batch of documents, registered by `document_catalog` when it makes
+the batch (see sources/batches.py for why batches, not documents).
 
-Each source has its own partition set (a post is not a book), named by its `Source`;
-`cleaned_documents` spans them all. Document ids carry their source as a prefix (`blog-...`,
-`gutenberg-...`), so the same key names a document in its source's set and in `documents`.
+Each source has its own partition set of its batches (a post is not a book), named by its
+`Source`; `cleaned_documents` spans them all. Batch keys carry their source as a prefix
+(`blog-batch-00000`), so the same key names a batch in its source's set and in
+`document_batches`.
 """
 
 import dagster as dg
@@ -12,7 +14,9 @@ from llmft_assets.sources.registry import SOURCES
 SOURCE_PARTITIONS = {
     source.name: dg.DynamicPartitionsDefinition(name=source.partitions) for source in SOURCES
 }
-document_partitions = dg.DynamicPartitionsDefinition(name="documents")
+document_batches = dg.DynamicPartitionsDefinition(name="document_batches")
 
-# A backfill over thousands of documents runs as one run per range, not one per document.
-ONE_RUN_PER_RANGE = dg.BackfillPolicy.single_run()
+# A backfill runs one run per batch: the deployment's run launcher (a process, a Docker
+# container, an ECS task or a Kubernetes job per run) runs batches side by side, as many as its
+# run coordinator allows. The CLI's --partition-range still runs a whole range in one run.
+ONE_RUN_PER_BATCH = dg.BackfillPolicy.multi_run(max_partitions_per_run=1)

@@ -54,7 +54,7 @@ def _from_environment(env: Mapping[str, str]) -> dict[str, Any]:
 BLOG_POSTS = Source(
     name="blog",
     raw_asset="blog_posts_html",
-    partitions="blog_posts",
+    partitions="blog_post_batches",
     raw_suffix=".html",
     kind=DocumentKind.HTML,
     reflows=False,

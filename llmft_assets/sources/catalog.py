@@ -34,6 +34,7 @@ class CatalogEntry:
     title: str = ""  # empty when only the content can tell
     authors: str = ""
     language: str = ""
+    batch: str = ""  # the partition tracking it, given by `document_catalog` (see batches.py)
 
     def as_row(self) -> dict[str, str]:
         return asdict(self)

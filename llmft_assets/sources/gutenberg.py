@@ -84,7 +84,7 @@ def _from_environment(env: Mapping[str, str]) -> dict[str, Any]:
 GUTENBERG_BOOKS = Source(
     name="gutenberg",
     raw_asset="gutenberg_books",
-    partitions="gutenberg_books",
+    partitions="gutenberg_book_batches",
     raw_suffix=".txt",
     kind=DocumentKind.GUTENBERG,
     reflows=True,

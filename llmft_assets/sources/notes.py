@@ -40,7 +40,7 @@ def _from_environment(env: Mapping[str, str]) -> dict[str, Any]:
 NOTES = Source(
     name="notes",
     raw_asset="notes_text",
-    partitions="notes",
+    partitions="note_batches",
     raw_suffix=".txt",
     kind=DocumentKind.TEXT,
     reflows=False,

@@ -48,7 +48,7 @@ class SourceSettings(FetchPolicy):
 class Source:
     name: str  # document ids start with "<name>-"; CatalogEntry.source
     raw_asset: str  # the asset holding the raw documents, also their folder in the store
-    partitions: str  # the source's dynamic partition set: one partition per document
+    partitions: str  # the source's dynamic partition set: one partition per batch
     raw_suffix: str  # of a raw document in the store
     kind: DocumentKind  # how cleaning reads a document
     reflows: bool  # whether chunking joins the hard-wrapped lines of its prose

@@ -1,28 +1,36 @@
-"""The ingestion stages: discover every source's documents, fetch a source's documents, clean
-documents. Each reads and writes the artifact store document by document and returns a typed
-report; a document that cannot be used is set aside (its reason and any bytes kept under
-`rejected/<stage>/`) and the stage goes on.
+"""The ingestion stages: discover every source's documents, fetch a source's batches of
+documents, clean batches. Each reads and writes the artifact store document by document and
+returns a typed report; a document that cannot be used is set aside (its reason and any bytes
+kept under `rejected/<stage>/`) and the stage goes on. Memory holds a few documents at a time,
+whatever the size of a batch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import pandas as pd
 
 from llmft_assets.cleaning.documents import CleanedDocument, clean_document
 from llmft_assets.errors import DocumentError
 from llmft_assets.reports import Report
+from llmft_assets.sources.batches import CatalogSettings, assign_batches
 from llmft_assets.sources.catalog import CatalogEntry
 from llmft_assets.sources.registry import SOURCES, source_of
 from llmft_assets.sources.source import Source, SourceSettings
 from llmft_assets.storage import layout
 from llmft_assets.storage.artifacts import ArtifactStore
 
+T = TypeVar("T")
+R = TypeVar("R")
+
 CLEANING_STAGE = "cleaned_documents"  # the folder under rejected/ for cleaning's rejects
 _FETCH_THREADS = 8
+_FETCHES_AHEAD = 2 * _FETCH_THREADS  # fetched documents held while earlier ones are stored
 _OPENING_CHARS = 160
 
 
@@ -30,12 +38,17 @@ _OPENING_CHARS = 160
 class DiscoveryReport(Report):
     """What `document_catalog` found: entries in source order, and what it could not use."""
 
-    entries: tuple[CatalogEntry, ...]
+    entries: tuple[CatalogEntry, ...]  # each with its batch
+    new: tuple[str, ...]  # ids of the documents not in the previous catalog
     skipped: dict[str, str]  # an offered item that is not usable (a Gutendex book id) -> why
     uri: str  # of the catalog table
 
-    def ids_of(self, source: Source) -> list[str]:
-        return [e.doc_id for e in self.entries if e.source == source.name]
+    def batches_of(self, source: Source) -> list[str]:
+        """The source's batches, in the order they were made."""
+        return sorted({e.batch for e in self.entries if e.source == source.name})
+
+    def count_of(self, source: Source) -> int:
+        return sum(e.source == source.name for e in self.entries)
 
 
 @dataclass(frozen=True)
@@ -65,23 +78,37 @@ class CleaningReport(Report):
     rejected: dict[str, str]  # document id -> why
 
 
-def run_discovery(store: ArtifactStore, settings: Mapping[str, SourceSettings]) -> DiscoveryReport:
-    """Every source's documents (settings by source name), written as the catalog table.
+def run_discovery(
+    store: ArtifactStore, settings: Mapping[str, SourceSettings], catalog_settings: CatalogSettings
+) -> DiscoveryReport:
+    """Every source's documents (settings by source name) with their batches, written as the
+    catalog table. Documents of the previous catalog keep their batch.
 
     Raises SourceError when a source is unusable.
     """
     found = [settings[source.name].discover() for source in SOURCES]
-    entries = tuple(entry for discovery in found for entry in discovery.entries)
+    previous = {e.doc_id: e.batch for e in read_catalog(store).values() if e.batch}
+    entries = assign_batches(
+        [entry for discovery in found for entry in discovery.entries],
+        previous,
+        catalog_settings.batch_size,
+    )
     info = store.write_table(layout.CATALOG, pd.DataFrame([e.as_row() for e in entries]))
     skipped = {item: why for discovery in found for item, why in discovery.skipped.items()}
-    return DiscoveryReport(entries=entries, skipped=skipped, uri=info.uri)
+    return DiscoveryReport(
+        entries=tuple(entries),
+        new=tuple(e.doc_id for e in entries if e.doc_id not in previous),
+        skipped=skipped,
+        uri=info.uri,
+    )
 
 
 def run_fetch(
-    store: ArtifactStore, source: Source, settings: SourceSettings, doc_ids: Sequence[str]
+    store: ArtifactStore, source: Source, settings: SourceSettings, batches: Sequence[str]
 ) -> FetchReport:
-    """Fetch each document in the catalog into the store, a few at a time."""
+    """Fetch the documents of the source's `batches` into the store, a few at a time."""
     catalog = read_catalog(store)
+    doc_ids = documents_in(catalog, batches, source)
 
     def fetch(doc_id: str) -> bytes | DocumentError:
         entry = catalog.get(doc_id)
@@ -95,7 +122,7 @@ def run_fetch(
     rejected: dict[str, str] = {}
     stored_bytes = 0
     with ThreadPoolExecutor(_FETCH_THREADS) as pool:
-        for doc_id, outcome in zip(doc_ids, pool.map(fetch, doc_ids), strict=True):
+        for doc_id, outcome in _in_order(pool, fetch, doc_ids, _FETCHES_AHEAD):
             key = layout.raw_document(doc_id)
             if isinstance(outcome, DocumentError):
                 rejected[doc_id] = str(outcome)
@@ -111,9 +138,11 @@ def run_fetch(
     )
 
 
-def run_cleaning(store: ArtifactStore, doc_ids: Sequence[str]) -> CleaningReport:
-    """Clean each document's raw bytes into a one-row table of its text and hashes."""
+def run_cleaning(store: ArtifactStore, batches: Sequence[str]) -> CleaningReport:
+    """Clean the raw bytes of each document in `batches` into a one-row table of its text and
+    hashes."""
     catalog = read_catalog(store)
+    doc_ids = documents_in(catalog, batches)
     cleaned: list[CleanedSummary] = []
     rejected: dict[str, str] = {}
     for doc_id in doc_ids:
@@ -163,8 +192,40 @@ def clear_rejection(store: ArtifactStore, stage: str, doc_id: str) -> None:
 
 
 def read_catalog(store: ArtifactStore) -> dict[str, CatalogEntry]:
-    table = store.read_table(layout.CATALOG).fillna("")
+    """The current catalog by document id; empty before the first discovery."""
+    try:
+        table = store.read_table(layout.CATALOG).fillna("")
+    except FileNotFoundError:
+        return {}
     return {row["doc_id"]: CatalogEntry(**row) for row in table.to_dict("records")}
+
+
+def documents_in(
+    catalog: Mapping[str, CatalogEntry], batches: Sequence[str], source: Source | None = None
+) -> list[str]:
+    """Ids of the catalog's documents in `batches` (of `source` only, if given)."""
+    wanted = set(batches)
+    return [
+        e.doc_id
+        for e in catalog.values()
+        if e.batch in wanted and (source is None or e.source == source.name)
+    ]
+
+
+def _in_order(
+    pool: ThreadPoolExecutor, work: Callable[[T], R], items: Iterable[T], ahead: int
+) -> Iterator[tuple[T, R]]:
+    """(item, work(item)) in order, with at most `ahead` items submitted and not yet taken,
+    so memory holds a few results however many items there are."""
+    pending: deque[tuple[T, Future[R]]] = deque()
+    for item in items:
+        pending.append((item, pool.submit(work, item)))
+        if len(pending) >= ahead:
+            done, future = pending.popleft()
+            yield done, future.result()
+    while pending:
+        done, future = pending.popleft()
+        yield done, future.result()
 
 
 def _raw_bytes(store: ArtifactStore, doc_id: str) -> bytes:

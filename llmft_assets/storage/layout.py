@@ -31,10 +31,15 @@ def cleaned_document(doc_id: str) -> str:
     return f"{CLEANED_FOLDER}/{doc_id}.parquet"
 
 
+def rejected_folder(stage: str) -> str:
+    """Where the documents set aside at a stage are kept."""
+    return f"{REJECTED_FOLDER}/{stage}"
+
+
 def rejection(stage: str, doc_id: str) -> str:
     """Why a document was set aside at a stage; its bytes, if any, sit beside it."""
-    return f"{REJECTED_FOLDER}/{stage}/{doc_id}.json"
+    return f"{rejected_folder(stage)}/{doc_id}.json"
 
 
 def rejected_bytes(stage: str, doc_id: str) -> str:
-    return f"{REJECTED_FOLDER}/{stage}/{doc_id}{source_of(doc_id).raw_suffix}"
+    return f"{rejected_folder(stage)}/{doc_id}{source_of(doc_id).raw_suffix}"

@@ -52,17 +52,20 @@ def materializations(result: dg.ExecuteInProcessResult, asset: str) -> dict[str,
     }
 
 
-def test_catalog_registers_one_partition_per_document_and_only_new_ones(
+def test_catalog_puts_new_documents_in_new_batches_one_partition_each(
     deployment: Deployment,
 ) -> None:
     result = deployment.materialize([document_catalog])
     [meta] = materializations(result, "document_catalog").values()
     assert (meta["documents"], meta["new_documents"]) == (6, 6)
+    assert meta["new_batches"] == ["blog-batch-00000", "gutenberg-batch-00000"]
     instance = deployment.instance
-    assert set(instance.get_dynamic_partitions("blog_posts")) == POST_IDS
-    books = set(instance.get_dynamic_partitions("gutenberg_books"))
-    assert len(books) == 3 and all(k.startswith("gutenberg-") for k in books)
-    assert set(instance.get_dynamic_partitions("documents")) == POST_IDS | books
+    assert instance.get_dynamic_partitions("blog_post_batches") == ["blog-batch-00000"]
+    assert instance.get_dynamic_partitions("gutenberg_book_batches") == ["gutenberg-batch-00000"]
+    assert instance.get_dynamic_partitions("document_batches") == [
+        "blog-batch-00000",
+        "gutenberg-batch-00000",
+    ]
 
     (deployment.posts / "new-post.html").write_bytes(
         (deployment.posts / POSTS[1]).read_bytes().replace(b"Parquet", b"Avro")
@@ -70,23 +73,52 @@ def test_catalog_registers_one_partition_per_document_and_only_new_ones(
     result = deployment.materialize([document_catalog])
     [meta] = materializations(result, "document_catalog").values()
     assert (meta["documents"], meta["new_documents"]) == (7, 1)
-    assert "blog-new-post" in instance.get_dynamic_partitions("documents")
-    catalog = deployment.store.read_table(layout.CATALOG)
-    assert len(catalog) == 7 and catalog.doc_id.is_unique
+    assert meta["new_batches"] == ["blog-batch-00001"]  # a materialized batch never grows
+    assert instance.get_dynamic_partitions("document_batches")[-1] == "blog-batch-00001"
+    catalog = deployment.store.read_table(layout.CATALOG).set_index("doc_id").batch
+    assert len(catalog) == 7 and catalog.index.is_unique
+    assert catalog["blog-new-post"] == "blog-batch-00001"
+    assert {catalog[doc] for doc in POST_IDS} == {"blog-batch-00000"}
+
+    result = deployment.materialize([document_catalog])  # nothing new: nothing changes
+    [meta] = materializations(result, "document_catalog").values()
+    assert (meta["new_documents"], meta["new_batches"]) == (0, [])
+    assert len(instance.get_dynamic_partitions("document_batches")) == 3
+
+
+def test_a_corpus_is_tracked_in_batches_of_the_configured_size(deployment: Deployment) -> None:
+    """Dagster's bookkeeping grows with batches, not documents: 23 posts in batches of 10 are
+    three partitions, three materialization events per asset."""
+    template = (deployment.posts / POSTS[1]).read_text()
+    for number in range(20):
+        page = template.replace("Parquet Is Not Magic", f"Parquet Is Not Magic, Part {number}")
+        (deployment.posts / f"part-{number:02d}.html").write_text(page)
+    config = {"ops": {"document_catalog": {"config": {"batch_size": 10}}}}
+    deployment.materialize([document_catalog], run_config=config)
+    batches = deployment.instance.get_dynamic_partitions("blog_post_batches")
+    assert batches == ["blog-batch-00000", "blog-batch-00001", "blog-batch-00002"]
+
+    fetched = deployment.materialize([blog_posts_html], "blog_post_batches")
+    assert set(materializations(fetched, "blog_posts_html")) == set(batches)
+    cleaned = deployment.materialize([cleaned_documents], partition="blog-batch-00002")
+    [meta] = materializations(cleaned, "cleaned_documents").values()
+    assert (meta["documents"], meta["cleaned"]) == (3, 3)
+    assert len(deployment.store.list_keys(layout.CLEANED_FOLDER)) == 3
 
 
 def test_ingestion_cleans_every_document_in_one_run_per_partition_set(
     deployment: Deployment,
 ) -> None:
     deployment.materialize([document_catalog])
-    result = deployment.materialize([blog_posts_html], "blog_posts")
+    result = deployment.materialize([blog_posts_html], "blog_post_batches")
     assert result.success
-    # One run covered every post partition, recording one materialization per partition.
-    assert set(materializations(result, "blog_posts_html")) == POST_IDS
-    deployment.materialize([gutenberg_books], "gutenberg_books")
-    result = deployment.materialize([cleaned_documents], "documents")
+    # One run covered the posts' batch, recording one materialization for it.
+    [posts] = materializations(result, "blog_posts_html").values()
+    assert (posts["documents"], posts["fetched"]) == (3, 3)
+    deployment.materialize([gutenberg_books], "gutenberg_book_batches")
+    result = deployment.materialize([cleaned_documents], "document_batches")
     cleaned = materializations(result, "cleaned_documents")
-    assert len(cleaned) == 6
+    assert set(cleaned) == {"blog-batch-00000", "gutenberg-batch-00000"}
     [meta] = {json.dumps(m, sort_keys=True, default=str) for m in cleaned.values()}
     meta = json.loads(meta)
     assert (meta["cleaned"], meta["rejected"]) == (6, 0)
@@ -113,15 +145,16 @@ def test_bad_documents_are_set_aside_with_reasons_and_the_run_goes_on(
     deployment.materialize([document_catalog])
     (deployment.books / "gone-before-fetch.txt").unlink()
 
-    result = deployment.materialize([gutenberg_books], "gutenberg_books")
-    fetched = materializations(result, "gutenberg_books")["gutenberg-gone-before-fetch"]
+    result = deployment.materialize([gutenberg_books], "gutenberg_book_batches")
+    fetched = materializations(result, "gutenberg_books")["gutenberg-batch-00000"]
     assert fetched["rejected"] == 1 and fetched["fetched"] == 3
     assert "gutenberg-gone-before-fetch" in fetched["rejected_documents"]
-    deployment.materialize([blog_posts_html], "blog_posts")
-    result = deployment.materialize([cleaned_documents], "documents")
+    assert fetched["rejected_folder"].endswith("rejected/gutenberg_books")
+    deployment.materialize([blog_posts_html], "blog_post_batches")
+    result = deployment.materialize([cleaned_documents], "document_batches")
     assert result.success
 
-    meta = materializations(result, "cleaned_documents")["blog-empty"]
+    meta = materializations(result, "cleaned_documents")["blog-batch-00000"]
     assert meta["rejected"] == 3 and meta["cleaned"] == 6
     table = meta["rejected_documents"]
     assert "blog-empty" in table and "empty document" in table
@@ -134,6 +167,15 @@ def test_bad_documents_are_set_aside_with_reasons_and_the_run_goes_on(
     kept = store.read_bytes(layout.rejected_bytes("cleaned_documents", "blog-binary"))
     assert kept == (deployment.posts / "binary.html").read_bytes()  # kept for inspection
     assert not store.exists(layout.cleaned_document("blog-binary"))
+
+    # Fixed at its source, a document is taken again by re-running its batch (the catalog
+    # says which), and is no longer set aside.
+    catalog = store.read_table(layout.CATALOG).set_index("doc_id").batch
+    (deployment.posts / "binary.html").write_bytes((deployment.posts / POSTS[2]).read_bytes())
+    for asset in (blog_posts_html, cleaned_documents):
+        deployment.materialize([asset], partition=catalog["blog-binary"])
+    assert store.exists(layout.cleaned_document("blog-binary"))
+    assert not store.exists(layout.rejection("cleaned_documents", "blog-binary"))
 
 
 def test_rerunning_ingestion_gives_the_same_result(deployment: Deployment) -> None:
@@ -173,12 +215,10 @@ def test_books_found_through_gutendex_are_fetched_and_a_404_is_set_aside(
             gutendex_url=gutendex.url, topic="children", max_bytes=1 << 20, max_attempts=2
         )
         deployment.materialize([document_catalog])
-        assert set(deployment.instance.get_dynamic_partitions("gutenberg_books")) == {
-            "gutenberg-11563",
-            "gutenberg-99",
-        }
-        result = deployment.materialize([gutenberg_books], "gutenberg_books")
-    meta = materializations(result, "gutenberg_books")["gutenberg-99"]
+        catalog = deployment.store.read_table(layout.CATALOG)
+        assert set(catalog.doc_id) >= {"gutenberg-11563", "gutenberg-99"}
+        result = deployment.materialize([gutenberg_books], "gutenberg_book_batches")
+    [meta] = materializations(result, "gutenberg_books").values()
     assert (meta["fetched"], meta["rejected"]) == (1, 1)
     assert "404" in meta["rejected_documents"]
     assert deployment.store.read_bytes(layout.raw_document("gutenberg-11563")) == book
@@ -202,14 +242,14 @@ def test_automation_materializes_exactly_the_newly_discovered_documents(
     second = dg.evaluate_automation_conditions(
         defs=defs, instance=deployment.instance, asset_selection=selection, cursor=first.cursor
     )
-    assert second.get_requested_partitions(blog_posts_html.key) == {"blog-fresh"}
+    assert second.get_requested_partitions(blog_posts_html.key) == {"blog-batch-00001"}
     assert not second.get_requested_partitions(cleaned_documents.key)  # its source is missing
 
-    deployment.materialize([blog_posts_html], "blog_posts")
+    deployment.materialize([blog_posts_html], partition="blog-batch-00001")
     third = dg.evaluate_automation_conditions(
         defs=defs, instance=deployment.instance, asset_selection=selection, cursor=second.cursor
     )
-    assert third.get_requested_partitions(cleaned_documents.key) == {"blog-fresh"}
+    assert third.get_requested_partitions(cleaned_documents.key) == {"blog-batch-00001"}
     assert not third.get_requested_partitions(blog_posts_html.key)
 
 
@@ -224,7 +264,7 @@ def test_the_daily_schedule_runs_discovery(deployment: Deployment) -> None:
     job = defs.resolve_job_def(daily_ingestion_schedule.job_name)
     assert job.asset_layer.executable_asset_keys == {document_catalog.key}
     assert job.execute_in_process(instance=deployment.instance).success
-    assert deployment.instance.get_dynamic_partitions("documents")
+    assert deployment.instance.get_dynamic_partitions("document_batches")
 
 
 @pytest.mark.parametrize("fmt", ["messages", "conversations"])
@@ -274,11 +314,12 @@ def test_notes_go_through_the_graph_into_the_dataset_asking_for_a_note(
     make_hostile_files(notes, ".md")
     deployment.resources["notes_source"] = NotesSource(folder=str(notes))
     deployment.materialize([document_catalog])
-    note_ids = set(deployment.instance.get_dynamic_partitions("notes"))
+    note_ids = set(deployment.store.read_table(layout.CATALOG).doc_id)
     assert {f"notes-{Path(n).stem}" for n in NOTES} < note_ids
-    assert note_ids <= set(deployment.instance.get_dynamic_partitions("documents"))
+    assert deployment.instance.get_dynamic_partitions("note_batches") == ["notes-batch-00000"]
+    assert "notes-batch-00000" in deployment.instance.get_dynamic_partitions("document_batches")
 
-    result = deployment.materialize([notes_text], "notes")
+    result = deployment.materialize([notes_text], "note_batches")
     [fetched] = {m["fetched"] for m in materializations(result, "notes_text").values()}
     assert fetched == len(NOTES) + 1  # the link to /proc/self/maps is a small regular file
     meta = next(iter(materializations(result, "notes_text").values()))
@@ -288,9 +329,9 @@ def test_notes_go_through_the_graph_into_the_dataset_asking_for_a_note(
             reason
             in deployment.store.read_json(layout.rejection("notes_text", f"notes-{kind}"))["reason"]
         )
-    deployment.materialize([blog_posts_html], "blog_posts")
-    deployment.materialize([gutenberg_books], "gutenberg_books")
-    deployment.materialize([cleaned_documents], "documents")
+    deployment.materialize([blog_posts_html], "blog_post_batches")
+    deployment.materialize([gutenberg_books], "gutenberg_book_batches")
+    deployment.materialize([cleaned_documents], "document_batches")
     note = deployment.store.read_table(layout.cleaned_document("notes-reading-query-plans")).iloc[0]
     assert (note.kind, note.title) == ("text", "Reading query plans")
     assert note.text.startswith("Start at the bottom of the plan")

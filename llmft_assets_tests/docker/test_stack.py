@@ -124,11 +124,11 @@ def test_the_stack_instance_keeps_runs_in_postgres_and_logs_in_s3(
     with dg.DagsterInstance.from_config(str(stack_home)) as fresh:
         runs = fresh.get_runs()
         assert len(runs) == 4 and all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
-        assert len(fresh.get_dynamic_partitions("documents")) == 6
+        assert len(fresh.get_dynamic_partitions("document_batches")) == 2
         catalog = fresh.get_latest_materialization_event(document_catalog.key)
         assert catalog.asset_materialization.metadata["documents"].value == 6
         cleaned = fresh.fetch_materializations(cleaned_documents.key, limit=100).records
-        assert len(cleaned) == 6
+        assert len(cleaned) == 2  # one per batch
         assert cleaned[0].asset_materialization.metadata["cleaned"].value == 6
 
     s3 = boto3.client("s3", endpoint_url=s3_endpoint)

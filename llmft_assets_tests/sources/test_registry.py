@@ -17,14 +17,14 @@ def test_sources_do_not_share_a_name_folder_partition_set_or_resource() -> None:
 
 def test_the_existing_sources_keep_their_names_and_keys() -> None:
     by_name = {s.name: (s.raw_asset, s.partitions, s.raw_suffix, s.resource_key) for s in SOURCES}
-    assert by_name["blog"] == ("blog_posts_html", "blog_posts", ".html", "blog_source")
+    assert by_name["blog"] == ("blog_posts_html", "blog_post_batches", ".html", "blog_source")
     assert by_name["gutenberg"] == (
         "gutenberg_books",
-        "gutenberg_books",
+        "gutenberg_book_batches",
         ".txt",
         "gutenberg_source",
     )
-    assert by_name["notes"] == ("notes_text", "notes", ".txt", "notes_source")
+    assert by_name["notes"] == ("notes_text", "note_batches", ".txt", "notes_source")
 
 
 @pytest.mark.parametrize(

@@ -290,10 +290,11 @@ def test_materialize_document_catalog_from_its_page(page: Page, dagster_dev: Dag
         assert event is not None, "no materialization of document_catalog in the instance"
         assert event.run_id == run_id
         assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.SUCCESS
-        # One dynamic partition per document, registered by the asset.
-        assert sorted(instance.get_dynamic_partitions("documents")) == sorted(POST_IDS + BOOK_IDS)
-        assert sorted(instance.get_dynamic_partitions("blog_posts")) == sorted(POST_IDS)
-        assert instance.get_dynamic_partitions("gutenberg_books") == BOOK_IDS
+        # One dynamic partition per batch of documents, registered by the asset.
+        batches = ["blog-batch-00000", "gutenberg-batch-00000"]
+        assert instance.get_dynamic_partitions("document_batches") == batches
+        assert instance.get_dynamic_partitions("blog_post_batches") == batches[:1]
+        assert instance.get_dynamic_partitions("gutenberg_book_batches") == batches[1:]
 
 
 def _final_run_status(page: Page) -> str:
