@@ -62,6 +62,21 @@ class ArtifactStore:
     def read_bytes(self, key: str) -> bytes:
         return self.backend.get_bytes(key)
 
+    def write_file(self, key: str, path: Path) -> ArtifactInfo:
+        """Store a local file as `key` in one atomic put, hashed by streaming (it may be larger
+        than memory)."""
+        self.backend.put_file(key, path)
+        return ArtifactInfo(self.uri(key), path.stat().st_size, file_sha256(path))
+
+    def local_file(self, key: str, folder: Path) -> Path:
+        """A local path holding `key`'s bytes: the stored file itself in a local store, else a
+        download into `folder`; never read into memory."""
+        if isinstance(self.backend, LocalBackend):
+            return self.backend.path(key)
+        target = folder / Path(key).name
+        self.backend.get_file(key, target)
+        return target
+
     def write_json(self, key: str, value: object) -> ArtifactInfo:
         return self.write_bytes(key, json.dumps(value, indent=2, sort_keys=True).encode())
 

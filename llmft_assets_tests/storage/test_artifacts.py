@@ -121,6 +121,20 @@ def test_table_round_trip(store: ArtifactStore) -> None:
     pd.testing.assert_frame_equal(store.read_table("chunks.parquet"), table)
 
 
+def test_a_file_is_stored_as_written_and_read_back_without_loading_it(
+    store: ArtifactStore, tmp_path: Path
+) -> None:
+    data = os.urandom(3 << 20)  # several of file_sha256's blocks
+    (tmp_path / "chunks.parquet").write_bytes(data)
+    info = store.write_file("text_chunks/chunks.parquet", tmp_path / "chunks.parquet")
+    assert (info.size_bytes, info.sha256) == (len(data), hashlib.sha256(data).hexdigest())
+    assert info.uri == store.uri("text_chunks/chunks.parquet")
+    assert store.read_bytes("text_chunks/chunks.parquet") == data
+    (tmp_path / "download").mkdir()
+    local = store.local_file("text_chunks/chunks.parquet", tmp_path / "download")
+    assert local.read_bytes() == data
+
+
 def test_list_and_delete(store: ArtifactStore) -> None:
     for key in ["docs/a.parquet", "docs/sub/b.parquet", "docs2/c.parquet", "top.json"]:
         store.write_bytes(key, b"x")
