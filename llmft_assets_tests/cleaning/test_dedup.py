@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from llmft_assets.cleaning.dedup import (
+    BANDS,
+    NUM_PERMUTATIONS,
     DedupCandidate,
     Duplicate,
     find_duplicates,
@@ -223,3 +227,105 @@ def test_signature_ignores_case_wrapping_and_punctuation() -> None:
     text = "The lantern-maker lived at the bottom of Pell Street, where the fog came."
     rewrapped = "THE LANTERN MAKER\nlived at the bottom of\nPell Street -- where the fog came"
     assert (minhash_signature(text) == minhash_signature(rewrapped)).all()
+
+
+def reference_find_duplicates(
+    candidates: list[DedupCandidate], threshold: float = 0.8
+) -> list[Duplicate]:
+    """The in-memory algorithm `find_duplicates` replaced (a text and a dict entry per
+    candidate, 32 dicts of buckets), kept here as the reference its results must match."""
+    ordered = sorted(candidates, key=lambda c: (c.rank, c.doc_id))
+    digests = [normalized_hash(c.text) for c in ordered]
+    group = list(range(len(ordered)))
+
+    def root(index: int) -> int:
+        while group[index] != index:
+            group[index] = group[group[index]]
+            index = group[index]
+        return index
+
+    def join(a: int, b: int) -> None:
+        a, b = root(a), root(b)
+        group[max(a, b)] = min(a, b)
+
+    first_by_hash: dict[str, int] = {}
+    unique: list[int] = []
+    for index, digest in enumerate(digests):
+        if digest in first_by_hash:
+            join(first_by_hash[digest], index)
+        else:
+            first_by_hash[digest] = index
+            unique.append(index)
+    signatures = {i: minhash_signature(ordered[i].text) for i in unique}
+    buckets: dict[tuple[int, bytes], list[int]] = {}
+    rows = NUM_PERMUTATIONS // BANDS
+    for index in unique:
+        signature = signatures[index]
+        if signature is None:
+            continue
+        compared: set[int] = set()
+        for band in range(BANDS):
+            members = buckets.setdefault(
+                (band, signature[band * rows : (band + 1) * rows].tobytes()), []
+            )
+            for other in members:
+                if other not in compared:
+                    compared.add(other)
+                    if float(np.mean(signatures[other] == signature)) >= threshold:
+                        join(other, index)
+            members.append(index)
+    duplicates = []
+    for index, candidate in enumerate(ordered):
+        kept = root(index)
+        if kept == index:
+            continue
+        if digests[index] == digests[kept]:
+            duplicates.append(Duplicate(candidate.doc_id, ordered[kept].doc_id, "exact", 1.0))
+        else:
+            a = signatures[first_by_hash[digests[kept]]]
+            b = signatures[first_by_hash[digests[index]]]
+            duplicates.append(
+                Duplicate(candidate.doc_id, ordered[kept].doc_id, "near", float(np.mean(a == b)))
+            )
+    return sorted(duplicates, key=lambda d: d.doc_id)
+
+
+def random_corpus(seed: int) -> list[DedupCandidate]:
+    """Families of editions (words changed here and there, some edits of edits), exact copies
+    in other case and wrapping, short texts, rank ties, in shuffled order."""
+    rng = random.Random(seed)
+    candidates: list[DedupCandidate] = []
+    for family in range(rng.randint(3, 12)):
+        base = essay(seed * 100 + family, words=rng.randint(20, 600)).split()
+        editions = [base]
+        for _ in range(rng.randint(0, 6)):
+            source = rng.choice(editions)
+            every = rng.choice([5, 10, 30, 80, 300])
+            editions.append(edited(source, every, rng.randrange(every), f"e{rng.randrange(99)}"))
+        for edition, words in enumerate(editions):
+            text = " ".join(words)
+            for copy in range(rng.choice([1, 1, 1, 2, 3])):
+                shown = text.upper() if copy % 2 else text.replace(" ", "\n", copy)
+                rank = (rng.random() < 0.3, -rng.choice([len(text), 1000]))
+                candidates.append(DedupCandidate(f"f{family}-e{edition}-c{copy}", shown, rank))
+    for short in range(rng.randint(0, 4)):
+        candidates.append(DedupCandidate(f"short-{short}", "one two three", (False, -13)))
+    rng.shuffle(candidates)
+    return candidates
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_results_match_the_in_memory_algorithm_on_random_editions(seed: int) -> None:
+    candidates = random_corpus(seed)
+    for threshold in (0.0, 0.5, 0.8, 0.95):
+        expected = reference_find_duplicates(candidates, threshold)
+        assert find_duplicates(iter(candidates), threshold) == expected
+    assert any(d.kind == "near" for d in reference_find_duplicates(candidates, 0.5))
+
+
+def test_bundled_books_match_the_in_memory_algorithm(books: dict[str, CleanedDocument]) -> None:
+    candidates = [candidate(book) for book in books.values()]
+    for threshold in (0.3, 0.8):
+        assert find_duplicates(candidates, threshold) == reference_find_duplicates(
+            candidates, threshold
+        )
