@@ -37,7 +37,7 @@ _MERSENNE = np.uint64((1 << 61) - 1)
 _rng = np.random.default_rng(20240601)
 _PERM_A = _rng.integers(1, (1 << 61) - 1, NUM_PERMUTATIONS, dtype=np.uint64)
 _PERM_B = _rng.integers(0, (1 << 61) - 1, NUM_PERMUTATIONS, dtype=np.uint64)
-_BLOCK = 65536
+_BLOCK = 4096  # shingles hashed at once: 4 MiB of work space however long the text
 _NO_SIGNATURE = np.zeros(NUM_PERMUTATIONS, dtype=np.uint64).tobytes()
 
 
@@ -232,6 +232,8 @@ def minhash_signature(text: str) -> np.ndarray | None:
     signature = np.full(NUM_PERMUTATIONS, np.iinfo(np.uint64).max, dtype=np.uint64)
     for start in range(0, len(shingles), _BLOCK):
         block = shingles[start : start + _BLOCK, None]
-        hashed = (block * _PERM_A + _PERM_B) % _MERSENNE
-        signature = np.minimum(signature, hashed.min(axis=0))
+        hashed = block * _PERM_A
+        hashed += _PERM_B
+        hashed %= _MERSENNE
+        np.minimum(signature, hashed.min(axis=0), out=signature)
     return signature

@@ -2,21 +2,23 @@
 Hugging Face dataset. These rebuild from every partition of `cleaned_documents`."""
 
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
+from array import array
 from pathlib import Path
 
 import dagster as dg
-import pandas as pd
+import pyarrow.parquet as pq
 
-from llmft_assets.chunking.stage import ChunkingReport, ChunkingSettings, run_chunking
+from llmft_assets.chunking.stage import (
+    ChunkingReport,
+    ChunkingSettings,
+    StoredDocuments,
+    run_chunking,
+)
 from llmft_assets.defs.ingestion import DATA_TEAM, cleaned_documents
 from llmft_assets.defs.metadata import distribution, markdown_table, stored
 from llmft_assets.defs.resources import ArtifactStoreResource
 from llmft_assets.storage import layout
-from llmft_assets.storage.artifacts import ArtifactStore
 from llmft_assets.training_data.build import DatasetSettings, run_dataset
-
-_READ_THREADS = 8
 
 
 class ChunkingConfig(dg.Config, ChunkingSettings):
@@ -36,11 +38,14 @@ def text_chunks(
     """Every cleaned document once (exact and near duplicates dropped), split at paragraph
     and sentence bounds into chunks sized in tokens of the base model's tokenizer."""
     store = artifact_store.store()
-    try:
-        chunks, report = run_chunking(_all_cleaned_documents(store), config)
-    except ValueError as error:
-        raise dg.Failure(str(error)) from error
-    info = store.write_table(layout.CHUNKS, chunks)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "chunks.parquet"
+        try:
+            report = run_chunking(StoredDocuments(store), config, path)
+        except ValueError as error:
+            raise dg.Failure(str(error)) from error
+        info = store.write_file(layout.CHUNKS, path)
+        chunk_metadata = _chunk_metadata(path)
     store.write_bytes(layout.CHUNKING_SPEC, report.to_json().encode())
     return dg.MaterializeResult(
         metadata={
@@ -54,23 +59,24 @@ def text_chunks(
             "tokens": report.tokens,
             "tokenizer": report.tokenizer,
             "short_tail_tokens_dropped": report.short_tail_tokens_dropped,
-            **distribution("tokens_per_chunk", chunks.token_count.tolist()),
-            "preview": markdown_table(
-                ("chunk", "tokens", "text"),
-                [(r.chunk_id, r.token_count, r.text[:200]) for r in chunks.head(10).itertuples()],
-            ),
+            **chunk_metadata,
             **stored(info),
         }
     )
 
 
-def _all_cleaned_documents(store: ArtifactStore) -> pd.DataFrame:
-    keys = [k for k in store.list_keys(layout.CLEANED_FOLDER) if k.endswith(".parquet")]
-    if not keys:
-        raise dg.Failure("no cleaned documents: materialize cleaned_documents first")
-    with ThreadPoolExecutor(_READ_THREADS) as pool:
-        frames = list(pool.map(store.read_table, keys))
-    return pd.concat(frames, ignore_index=True).sort_values("doc_id", ignore_index=True)
+def _chunk_metadata(path: Path) -> dict[str, dg.MetadataValue]:
+    """Tokens per chunk and the first chunks, read from the file without loading the table
+    (the counts take 8 bytes a chunk)."""
+    counts = pq.read_table(path, columns=["token_count"]).column(0).to_numpy()
+    head = next(pq.ParquetFile(path).iter_batches(10, columns=["chunk_id", "token_count", "text"]))
+    return {
+        **distribution("tokens_per_chunk", array("q", counts.tobytes())),
+        "preview": markdown_table(
+            ("chunk", "tokens", "text"),
+            [(r["chunk_id"], r["token_count"], r["text"][:200]) for r in head.to_pylist()],
+        ),
+    }
 
 
 class DatasetConfig(dg.Config, DatasetSettings):

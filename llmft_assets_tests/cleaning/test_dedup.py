@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from llmft_assets.cleaning import dedup
 from llmft_assets.cleaning.dedup import (
     BANDS,
     NUM_PERMUTATIONS,
@@ -329,3 +330,12 @@ def test_bundled_books_match_the_in_memory_algorithm(books: dict[str, CleanedDoc
         assert find_duplicates(candidates, threshold) == reference_find_duplicates(
             candidates, threshold
         )
+
+
+def test_a_long_text_gets_the_same_signature_hashed_in_blocks(
+    books: dict[str, CleanedDocument], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = books[ALICE].text  # ~25,000 word 5-grams: several blocks
+    blocked = minhash_signature(text)
+    monkeypatch.setattr(dedup, "_BLOCK", 1 << 20)
+    assert (minhash_signature(text) == blocked).all()
