@@ -148,7 +148,8 @@ def test_training_left_no_checkpoints_and_reported_its_run(
     assert (adapter / "loss_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # The command reports each asset's wall time, as Dagster recorded it for the run it started.
     assert "wall time per step, as Dagster recorded it:" in output
-    timed = set(re.findall(r"^ +\d+\.\d s  (\w+)$", output, re.M))  # asset and check steps
+    # Asset and check steps, a partitioned one once per batch: "  12.3 s  cleaned_documents [b]".
+    timed = set(re.findall(r"^ +\d+\.\d s  (\w+)(?: \[[\w-]+\])?$", output, re.M))
     assert "notes_text" not in timed  # no notes configured: that step is skipped
     assert set(ALL_ASSETS) - {"notes_text"} <= timed
     assert TrainingReport.from_json(report.to_json()) == report  # round-trips as JSON
