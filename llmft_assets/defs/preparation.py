@@ -96,10 +96,10 @@ def training_dataset(
     """A Hugging Face dataset (save_to_disk layout, with a dataset card) with train and
     validation splits by document, in the format the run asks for."""
     store = artifact_store.store()
-    chunks = store.read_table(layout.CHUNKS)
     chunking = ChunkingReport.from_json(store.read_bytes(layout.CHUNKING_SPEC))
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "dataset"
+        chunks = store.local_file(layout.CHUNKS, Path(tmp))
         try:
             report = run_dataset(chunks, config, chunking.tokenizer, folder)
         except ValueError as error:

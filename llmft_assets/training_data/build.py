@@ -5,17 +5,27 @@ are taken in the order of a seeded hash of their id; each goes to validation whi
 holds less than its share of tokens and the document does not overshoot that share by half
 (so one long novel does not become the whole validation set). Both splits are non-empty
 whenever there are two documents or more.
+
+The chunk table may be larger than memory: the split is planned from its doc_id and
+token_count columns alone (read whole, in Arrow: the id's length plus 12 bytes a chunk),
+then records are made one parquet batch at a time and written to arrow files that the
+dataset memory-maps. Also held: per document its token total and chunk count, and for the
+card its source, title, url and language.
 """
 
 from __future__ import annotations
 
 import hashlib
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow.parquet as pq
 from datasets import Dataset, DatasetDict
+from datasets.arrow_writer import ArrowWriter
 from pydantic import BaseModel, Field
 
 from llmft_assets.reports import Report
@@ -24,6 +34,8 @@ from llmft_assets.training_data.formats import DatasetFormat, request_for, to_re
 
 TRAIN = "train"
 VALIDATION = "validation"
+DOCUMENT_COLUMNS = ("doc_id", "source", "title", "url", "language")  # what the card names
+_BATCH_ROWS = 256  # chunks read, and records written, at a time
 
 
 class DatasetSettings(BaseModel):
@@ -76,43 +88,84 @@ def plan_split(doc_tokens: dict[str, int], validation_fraction: float, seed: int
 
 
 def build_dataset(
-    chunks: pd.DataFrame, fmt: DatasetFormat, validation_fraction: float, seed: int
-) -> tuple[DatasetDict, SplitPlan]:
-    """`chunks` has doc_id, source, title, position, text and token_count columns."""
-    plan = plan_split(
-        chunks.groupby("doc_id")["token_count"].sum().to_dict(), validation_fraction, seed
-    )
-    parts = chunks.groupby("doc_id")["position"].transform("count")
-    splits: dict[str, list[dict[str, object]]] = {TRAIN: [], VALIDATION: []}
-    ordered = chunks.assign(parts=parts).sort_values(["doc_id", "position"])
-    for row in ordered.itertuples(index=False):
-        request = request_for(row.source, row.title, row.position + 1, row.parts)
-        record = to_record(fmt, request, row.text)
-        record.update(doc_id=row.doc_id, position=int(row.position))
-        split = VALIDATION if row.doc_id in plan.validation_docs else TRAIN
-        splits[split].append(record)
-    dataset = DatasetDict({name: Dataset.from_list(rows) for name, rows in splits.items()})
-    return dataset, plan
+    chunks: Path, fmt: DatasetFormat, validation_fraction: float, seed: int, work: Path
+) -> tuple[DatasetDict, SplitPlan, pd.DataFrame]:
+    """The records of the chunk file `chunks` (`text_chunks`' parquet, in doc_id and position
+    order) split by document, in arrow files under `work` that the dataset memory-maps; the
+    plan; and one row per document (`DOCUMENT_COLUMNS` and its token_count).
+
+    Raises ValueError when the chunks cannot be split as asked or are out of order.
+    """
+    table = pq.ParquetFile(chunks)  # one open file for both reads, whatever replaces it
+    totals = table.read(columns=["doc_id", "token_count"]).group_by("doc_id")
+    totals = totals.aggregate([("token_count", "sum"), ("token_count", "count")]).to_pandas()
+    tokens = dict(zip(totals.doc_id, totals.token_count_sum.tolist(), strict=True))
+    parts = dict(zip(totals.doc_id, totals.token_count_count.tolist(), strict=True))
+    plan = plan_split(tokens, validation_fraction, seed)
+    documents: list[dict[str, object]] = []
+    paths = {name: work / f"{name}.arrow" for name in (TRAIN, VALIDATION)}
+    with (
+        ArrowWriter(path=str(paths[TRAIN]), writer_batch_size=_BATCH_ROWS) as train,
+        ArrowWriter(path=str(paths[VALIDATION]), writer_batch_size=_BATCH_ROWS) as validation,
+    ):
+        for row in _ordered_rows(table):
+            if not documents or documents[-1]["doc_id"] != row["doc_id"]:
+                documents.append(
+                    {c: row[c] for c in DOCUMENT_COLUMNS} | {"token_count": tokens[row["doc_id"]]}
+                )
+            request = request_for(
+                row["source"], row["title"], row["position"] + 1, parts[row["doc_id"]]
+            )
+            record = to_record(fmt, request, row["text"])
+            record.update(doc_id=row["doc_id"], position=row["position"])
+            (validation if row["doc_id"] in plan.validation_docs else train).write(record)
+        train.finalize()
+        validation.finalize()
+    dataset = DatasetDict({name: Dataset.from_file(str(path)) for name, path in paths.items()})
+    return dataset, plan, pd.DataFrame(documents)
+
+
+def _ordered_rows(chunks: pq.ParquetFile) -> Iterator[dict[str, Any]]:
+    """The chunk rows, one parquet batch in memory at a time, checked to be in doc_id and
+    position order (the records' order, which streaming cannot sort)."""
+    previous: tuple[str, int] | None = None
+    columns = [*DOCUMENT_COLUMNS, "position", "text"]
+    for batch in chunks.iter_batches(_BATCH_ROWS, columns=columns):
+        for row in batch.to_pylist():
+            key = (row["doc_id"], row["position"])
+            if previous is not None and key <= previous:
+                raise ValueError(f"chunks out of doc_id and position order: {key} after {previous}")
+            previous = key
+            yield row
 
 
 def run_dataset(
-    chunks: pd.DataFrame, settings: DatasetSettings, tokenizer: str, folder: Path
+    chunks: Path, settings: DatasetSettings, tokenizer: str, folder: Path
 ) -> DatasetReport:
-    """Save the dataset of `chunks` (counted in `tokenizer`'s tokens) with its card to `folder`.
+    """Save the dataset of the chunk file `chunks` (counted in `tokenizer`'s tokens) with its
+    card to `folder`.
 
-    Raises ValueError when the chunks cannot be split as asked.
+    Raises ValueError when the chunks cannot be split as asked or are out of order.
     """
-    dataset, plan = build_dataset(
-        chunks, settings.format, settings.validation_fraction, settings.seed
-    )
-    dataset.save_to_disk(folder)
-    (folder / "README.md").write_text(dataset_card(dataset, chunks, settings.format, tokenizer))
-    tokens = chunks.groupby("doc_id").token_count.sum()
+    with tempfile.TemporaryDirectory(prefix="llmft-dataset-") as work:
+        dataset, plan, documents = build_dataset(
+            chunks, settings.format, settings.validation_fraction, settings.seed, Path(work)
+        )
+        dataset.save_to_disk(folder)
+        records = {name: len(split) for name, split in dataset.items()}
+        example = dataset[VALIDATION][0]
+    tokens = documents.set_index("doc_id").token_count
+    split_tokens = {
+        TRAIN: int(tokens[sorted(plan.train_docs)].sum()),
+        VALIDATION: int(tokens[sorted(plan.validation_docs)].sum()),
+    }
+    splits = {name: (records[name], split_tokens[name]) for name in records}
+    (folder / "README.md").write_text(dataset_card(documents, splits, settings.format, tokenizer))
     return DatasetReport(
         format=settings.format,
-        records={name: len(split) for name, split in dataset.items()},
-        train_tokens=int(tokens[sorted(plan.train_docs)].sum()),
-        validation_tokens=int(tokens[sorted(plan.validation_docs)].sum()),
+        records=records,
+        train_tokens=split_tokens[TRAIN],
+        validation_tokens=split_tokens[VALIDATION],
         validation_documents=tuple(sorted(plan.validation_docs)),
-        example=dataset[VALIDATION][0],
+        example=example,
     )

@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 import pandas as pd
-from datasets import DatasetDict
 
 from llmft_assets.sources.registry import SOURCES
 from llmft_assets.training_data.formats import DatasetFormat
 
 
 def dataset_card(
-    dataset: DatasetDict, chunks: pd.DataFrame, fmt: DatasetFormat, tokenizer_name: str
+    documents: pd.DataFrame,
+    splits: dict[str, tuple[int, int]],
+    fmt: DatasetFormat,
+    tokenizer_name: str,
 ) -> str:
-    documents = chunks.drop_duplicates("doc_id")
+    """`documents`: one row per document (doc_id, source, title, url, language); `splits`:
+    each split's records and tokens. Per document, not per chunk, so that the card of a large
+    corpus needs no chunk in memory."""
     by_source = documents.groupby("source").size().to_dict()
     counts = ", ".join(f"{by_source[s.name]} {s.plural}" for s in SOURCES if s.name in by_source)
     languages = sorted({lang for lang in documents.get("language", []) if lang}) or ["en"]
-    tokens_by_doc = chunks.groupby("doc_id")["token_count"].sum()
     rows = "\n".join(
-        f"| {name} | {len(split)} | {int(tokens_by_doc[sorted(set(split['doc_id']))].sum())} |"
-        for name, split in dataset.items()
+        f"| {name} | {records} | {tokens} |" for name, (records, tokens) in splits.items()
     )
     sources = "\n".join(
         f"- `{r.doc_id}`: {r.title} ({r.source}{', ' + r.url if r.url else ''})"

@@ -40,6 +40,8 @@ def chunk_table(documents: int = 5, parts: int = 3) -> pd.DataFrame:
                     "doc_id": f"post-{doc}",
                     "source": "blog",
                     "title": f"Notes on pipelines {doc}",
+                    "url": "",
+                    "language": "en",
                     "position": position,
                     "text": text,
                     "token_count": 60,

