@@ -69,7 +69,8 @@ def _chunk_metadata(path: Path) -> dict[str, dg.MetadataValue]:
     """Tokens per chunk and the first chunks, read from the file without loading the table
     (the counts take 8 bytes a chunk)."""
     counts = pq.read_table(path, columns=["token_count"]).column(0).to_numpy()
-    head = next(pq.ParquetFile(path).iter_batches(10, columns=["chunk_id", "token_count", "text"]))
+    chunks = pq.ParquetFile(path, pre_buffer=False)  # pre_buffer would read every row group
+    head = next(chunks.iter_batches(10, columns=["chunk_id", "token_count", "text"]))
     return {
         **distribution("tokens_per_chunk", array("q", counts.tobytes())),
         "preview": markdown_table(

@@ -96,7 +96,8 @@ def build_dataset(
 
     Raises ValueError when the chunks cannot be split as asked or are out of order.
     """
-    table = pq.ParquetFile(chunks)  # one open file for both reads, whatever replaces it
+    # One open file for both reads, whatever replaces it; pre_buffer would read it all at once.
+    table = pq.ParquetFile(chunks, pre_buffer=False)
     totals = table.read(columns=["doc_id", "token_count"]).group_by("doc_id")
     totals = totals.aggregate([("token_count", "sum"), ("token_count", "count")]).to_pandas()
     tokens = dict(zip(totals.doc_id, totals.token_count_sum.tolist(), strict=True))
