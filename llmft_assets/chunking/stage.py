@@ -12,11 +12,9 @@ bytes a document.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from itertools import islice
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -30,6 +28,7 @@ from llmft_assets.chunking.chunker import chunk_text
 from llmft_assets.chunking.reflow import unwrap_prose
 from llmft_assets.chunking.tokens import CharCounter, TokenCounter, counter_for
 from llmft_assets.cleaning.dedup import DedupCandidate, Duplicate, find_duplicates, keep_rank
+from llmft_assets.concurrency import in_order
 from llmft_assets.modeling.source import BUNDLED_SMOLLM2, load_tokenizer, resolve_model_source
 from llmft_assets.paths import cache_dir
 from llmft_assets.reports import Report
@@ -106,6 +105,12 @@ def text_to_chunk(source: str, text: str) -> str:
     return unwrap_prose(text) if source_named(source).reflows else text
 
 
+def open_chunks(path: Path) -> pq.ParquetFile:
+    """The chunk file, for reading a batch of rows at a time: pyarrow's default pre_buffer
+    would read the whole file into memory first."""
+    return pq.ParquetFile(path, pre_buffer=False)
+
+
 class StoredDocuments:
     """The cleaned documents in the store, as rows, in doc_id order, read one file at a time
     (a few ahead, in threads) each time they are iterated; never all at once."""
@@ -120,15 +125,8 @@ class StoredDocuments:
         self.keys = sorted(keys, key=lambda k: k.removeprefix(prefix).removesuffix(".parquet"))
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        keys = iter(self.keys)
         with ThreadPoolExecutor(_READ_AHEAD) as pool:
-            pending: deque[Future[pd.DataFrame]] = deque(
-                pool.submit(self.store.read_table, key) for key in islice(keys, _READ_AHEAD)
-            )
-            while pending:
-                frame = pending.popleft().result()
-                if (key := next(keys, None)) is not None:
-                    pending.append(pool.submit(self.store.read_table, key))
+            for _, frame in in_order(pool, self.store.read_table, self.keys, _READ_AHEAD):
                 yield from frame.to_dict("records")
 
 

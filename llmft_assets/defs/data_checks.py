@@ -7,9 +7,8 @@ from pathlib import Path
 
 import dagster as dg
 import pandas as pd
-import pyarrow.parquet as pq
 
-from llmft_assets.chunking.stage import ChunkingReport
+from llmft_assets.chunking.stage import ChunkingReport, open_chunks
 from llmft_assets.cleaning.dedup import normalized_hash
 from llmft_assets.cleaning.gutenberg import BOILERPLATE
 from llmft_assets.defs.preparation import text_chunks, training_dataset
@@ -91,7 +90,7 @@ def _chunk_batches(store: ArtifactStore, columns: list[str]) -> Iterator[pd.Data
     """The stored chunks' `columns`, a bounded number of rows at a time."""
     with tempfile.TemporaryDirectory() as folder:
         path = store.local_file(layout.CHUNKS, Path(folder))
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=_ROWS, columns=columns):
+        for batch in open_chunks(path).iter_batches(batch_size=_ROWS, columns=columns):
             yield batch.to_pandas()
 
 

@@ -12,6 +12,7 @@ from llmft_assets.chunking.stage import (
     ChunkingReport,
     ChunkingSettings,
     StoredDocuments,
+    open_chunks,
     run_chunking,
 )
 from llmft_assets.defs.ingestion import DATA_TEAM, cleaned_documents
@@ -69,8 +70,7 @@ def _chunk_metadata(path: Path) -> dict[str, dg.MetadataValue]:
     """Tokens per chunk and the first chunks, read from the file without loading the table
     (the counts take 8 bytes a chunk)."""
     counts = pq.read_table(path, columns=["token_count"]).column(0).to_numpy()
-    chunks = pq.ParquetFile(path, pre_buffer=False)  # pre_buffer would read every row group
-    head = next(chunks.iter_batches(10, columns=["chunk_id", "token_count", "text"]))
+    head = next(open_chunks(path).iter_batches(10, columns=["chunk_id", "token_count", "text"]))
     return {
         **distribution("tokens_per_chunk", array("q", counts.tobytes())),
         "preview": markdown_table(
@@ -113,8 +113,8 @@ def training_dataset(
             **{f"{name}_records": count for name, count in report.records.items()},
             "train_tokens": report.train_tokens,
             "validation_tokens": report.validation_tokens,
-            "validation_documents": dg.MetadataValue.md(
-                "\n".join(f"- {d}" for d in report.validation_documents)
+            "validation_documents": markdown_table(
+                ("validation document",), [(d,) for d in report.validation_documents]
             ),
             "example": dg.MetadataValue.json(report.example),
             **stored(info),

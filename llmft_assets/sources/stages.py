@@ -7,15 +7,14 @@ whatever the size of a batch.
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TypeVar
 
 import pandas as pd
 
 from llmft_assets.cleaning.documents import CleanedDocument, clean_document
+from llmft_assets.concurrency import in_order
 from llmft_assets.errors import DocumentError
 from llmft_assets.reports import Report
 from llmft_assets.sources.batches import CatalogSettings, assign_batches
@@ -24,9 +23,6 @@ from llmft_assets.sources.registry import SOURCES, source_of
 from llmft_assets.sources.source import Source, SourceSettings
 from llmft_assets.storage import layout
 from llmft_assets.storage.artifacts import ArtifactStore
-
-T = TypeVar("T")
-R = TypeVar("R")
 
 CLEANING_STAGE = "cleaned_documents"  # the folder under rejected/ for cleaning's rejects
 _FETCH_THREADS = 8
@@ -122,7 +118,7 @@ def run_fetch(
     rejected: dict[str, str] = {}
     stored_bytes = 0
     with ThreadPoolExecutor(_FETCH_THREADS) as pool:
-        for doc_id, outcome in _in_order(pool, fetch, doc_ids, _FETCHES_AHEAD):
+        for doc_id, outcome in in_order(pool, fetch, doc_ids, _FETCHES_AHEAD):
             key = layout.raw_document(doc_id)
             if isinstance(outcome, DocumentError):
                 rejected[doc_id] = str(outcome)
@@ -210,22 +206,6 @@ def documents_in(
         for e in catalog.values()
         if e.batch in wanted and (source is None or e.source == source.name)
     ]
-
-
-def _in_order(
-    pool: ThreadPoolExecutor, work: Callable[[T], R], items: Iterable[T], ahead: int
-) -> Iterator[tuple[T, R]]:
-    """(item, work(item)) in order, with at most `ahead` items submitted and not yet taken,
-    so memory holds a few results however many items there are."""
-    pending: deque[tuple[T, Future[R]]] = deque()
-    for item in items:
-        pending.append((item, pool.submit(work, item)))
-        if len(pending) >= ahead:
-            done, future = pending.popleft()
-            yield done, future.result()
-    while pending:
-        done, future = pending.popleft()
-        yield done, future.result()
 
 
 def _raw_bytes(store: ArtifactStore, doc_id: str) -> bytes:

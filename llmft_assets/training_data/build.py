@@ -28,6 +28,7 @@ from datasets import Dataset, DatasetDict
 from datasets.arrow_writer import ArrowWriter
 from pydantic import BaseModel, Field
 
+from llmft_assets.chunking.stage import open_chunks
 from llmft_assets.reports import Report
 from llmft_assets.training_data.card import dataset_card
 from llmft_assets.training_data.formats import DatasetFormat, request_for, to_record
@@ -96,8 +97,7 @@ def build_dataset(
 
     Raises ValueError when the chunks cannot be split as asked or are out of order.
     """
-    # One open file for both reads, whatever replaces it; pre_buffer would read it all at once.
-    table = pq.ParquetFile(chunks, pre_buffer=False)
+    table = open_chunks(chunks)  # one open file for both reads, whatever replaces it
     totals = table.read(columns=["doc_id", "token_count"]).group_by("doc_id")
     totals = totals.aggregate([("token_count", "sum"), ("token_count", "count")]).to_pandas()
     tokens = dict(zip(totals.doc_id, totals.token_count_sum.tolist(), strict=True))

@@ -488,6 +488,19 @@ class DagsterWebserver:
     def run(self, run_id: str) -> RunRecord:
         return next(r for r in self.runs() if r.run_id == run_id)
 
+    def failures(self, run_id: str) -> str:
+        """What failed in a run, as its step failure events say, for an assertion message."""
+        events = self.query(
+            "query F($id: ID!) { logsForRun(runId: $id) { ... on EventConnection { events {"
+            " __typename ... on ExecutionStepFailureEvent { stepKey error { message } } } } } }",
+            {"id": run_id},
+        )["logsForRun"]["events"]
+        return "; ".join(
+            f"{e['stepKey']}: {e['error']['message'].strip()}"
+            for e in events
+            if e["__typename"] == "ExecutionStepFailureEvent"
+        )
+
     def wait(self, run_id: str, timeout: float, statuses: set[str] = FINISHED) -> RunRecord:
         """Until the run reaches one of `statuses`; rides out the webserver's own restarts and
         those of its Postgres."""

@@ -175,7 +175,9 @@ def wait_for(condition, what: str, timeout: float = RUN_TIMEOUT_S) -> None:
 
 def launch_and_wait(web: DagsterWebserver, assets: tuple[str, ...], tags: dict) -> RunRecord:
     run = web.wait(web.launch(assets, run_config_for(assets), tags), RUN_TIMEOUT_S)
-    assert run.status == "SUCCESS", f"{assets}: {run.status} ({web.url}/runs/{run.run_id})"
+    assert run.status == "SUCCESS", (
+        f"{assets}: {run.status} ({web.url}/runs/{run.run_id}): {web.failures(run.run_id)}"
+    )
     return run
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
-from llmft_assets.sources.stages import _in_order
+from llmft_assets.concurrency import in_order
 
 
 def test_fetching_keeps_order_and_holds_only_a_few_results_however_many_items() -> None:
@@ -16,7 +16,7 @@ def test_fetching_keeps_order_and_holds_only_a_few_results_however_many_items() 
             yield item
 
     with ThreadPoolExecutor(4) as pool:
-        for taken, (item, result) in enumerate(_in_order(pool, lambda i: i * i, items(), 8)):
+        for taken, (item, result) in enumerate(in_order(pool, lambda i: i * i, items(), 8)):
             assert (item, result) == (taken, taken * taken)
             assert pulled <= taken + 8  # submitted but not yet taken: at most `ahead`
     assert pulled == 1000
