@@ -611,6 +611,13 @@ def report(revision: Revision) -> None:
             print(f"  events of {s.name}: {s.event_types}")
 
 
+def significant(a: float | None, b: float | None) -> tuple[float | None, float | None]:
+    """Both, or neither where one is within a command's noise (under 1 ms per document)."""
+    if a is None or b is None or abs(a) < 1 or abs(b) < 1:
+        return None, None
+    return a, b
+
+
 def ratios(current: Revision, baseline: Revision) -> None:
     print(f"\nratios {current.label} / {baseline.label} (below 1: the current code costs less):")
     print(
@@ -630,7 +637,7 @@ def ratios(current: Revision, baseline: Revision) -> None:
             f"  {s.name:<28} {ratio(s.wall_s, b.wall_s):>6} {ratio(s.work_s, b.work_s):>6}"
             f" {ratio(s.function_s, b.function_s):>6}"
             f" {ratio(s.bookkeeping_ms, b.bookkeeping_ms):>6}"
-            f" {ratio(s.net_ms(current.startup_s), b.net_ms(baseline.startup_s)):>6}"
+            f" {ratio(*significant(s.net_ms(current.startup_s), b.net_ms(baseline.startup_s))):>6}"
             f" {ratio(s.events, b.events):>6}"
             f" {ratio(s.db_growth_mb, b.db_growth_mb):>6} {ratio(s.peak_rss_mb, b.peak_rss_mb):>6}"
         )
