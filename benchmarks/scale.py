@@ -11,13 +11,16 @@ fresh DAGSTER_HOME (the default SQLite instance) and a fresh artifact folder:
     dagster asset materialize ... --select text_chunks,training_dataset
 
 The partitioned assets and their partition sets come from the code under test
-(`llmft_assets.definitions.ASSETS`, `partitions_def.name`), the ranges from the instance, so the
-script runs on one partition per document as on batches of documents. Then a few new posts, the
-catalog again, and one evaluation of the automation conditions (an automation tick).
+(`llmft_assets.definitions.ASSETS`, `partitions_def.name`), the keys from the instance, so the
+script runs on one partition per document as on batches of documents. An asset whose backfill
+policy is not single-run gets one command per partition (`--partition KEY`), as the pipeline
+command does, since Dagster's CLI refuses a range for it. Then a few new posts, the catalog
+again, and one evaluation of the automation conditions (an automation tick).
 
 Per step it prints documents, raw MB, wall seconds, work seconds (the run's step durations as
-Dagster's step stats record them), bookkeeping = (wall - work) / documents in ms, event log
-records, SQLite growth per document, artifact store growth and the child's peak RSS.
+Dagster's step stats record them), function seconds (each step until its first output event),
+bookkeeping = (wall - work) / documents in ms and net of each command's fixed cost, event log
+records, SQLite growth per document, artifact store growth and the children's peak RSS.
 `--baseline REV` runs the same steps, on the same corpus in the same call, with another revision
 checked out by `git worktree add` (same venv, PYTHONPATH and working directory set to the
 worktree) and prints ratios current / baseline. `--rev REV` measures a revision instead of this
