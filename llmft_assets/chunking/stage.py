@@ -126,8 +126,8 @@ class StoredDocuments:
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         with ThreadPoolExecutor(_READ_AHEAD) as pool:
-            for _, frame in in_order(pool, self.store.read_table, self.keys, _READ_AHEAD):
-                yield from frame.to_dict("records")
+            for _, rows in in_order(pool, self.store.read_rows, self.keys, _READ_AHEAD):
+                yield from rows
 
 
 def run_chunking(

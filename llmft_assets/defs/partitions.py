@@ -18,5 +18,6 @@ document_batches = dg.DynamicPartitionsDefinition(name="document_batches")
 
 # A backfill runs one run per batch: the deployment's run launcher (a process, a Docker
 # container, an ECS task or a Kubernetes job per run) runs batches side by side, as many as its
-# run coordinator allows. The CLI's --partition-range still runs a whole range in one run.
+# run coordinator allows. Dagster's CLI refuses --partition-range for such assets: one command
+# per batch (--partition), as the pipeline command does.
 ONE_RUN_PER_BATCH = dg.BackfillPolicy.multi_run(max_partitions_per_run=1)
