@@ -1,4 +1,4 @@
-"""Batches: the unit Dagster tracks, up to a thousand documents of one source each.
+"""Batches: the unit Dagster tracks, up to a few thousand documents of one source each.
 
 One Dagster partition per document cost more in events and metadata than the work itself
 (tens of milliseconds per document against one to ten), so documents are tracked in batches:
@@ -25,7 +25,7 @@ _BATCH = re.compile(r"^(?P<source>[a-z0-9]+)-batch-(?P<number>\d+)$")
 
 class CatalogSettings(BaseModel):
     batch_size: int = Field(
-        default=1000,
+        default=2000,
         ge=1,
         description="Most documents in one new batch (one partition of the source and cleaning"
         " assets, one run in a backfill). Documents found earlier keep their batch.",
