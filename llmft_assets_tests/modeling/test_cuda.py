@@ -56,7 +56,7 @@ def test_auto_on_cuda_is_qlora_with_paged_8bit_adamw_and_it_learns(
     settings = SETTINGS.model_copy(update={"max_steps": 8, "learning_rate": 2e-3})
     adapter, report, sequences = train_lora(
         tiny_model_dir,
-        dataset_for(DatasetFormat.completion),
+        dataset_for(DatasetFormat.completion, tmp_path),
         DatasetFormat.completion,
         settings,
         tmp_path / "work",
@@ -110,7 +110,7 @@ def test_the_memory_plan_fits_its_budget_and_the_measured_peak_stays_under_it(
 ) -> None:
     base = _medium_llama(tmp_path / "base", tokenizer)
     long_text = " ".join(SENTENCES * 40)
-    dataset = dataset_for(DatasetFormat.completion)
+    dataset = dataset_for(DatasetFormat.completion, tmp_path)
     dataset["train"] = Dataset.from_dict({"text": [long_text] * 64})
     settings = TrainingSettings(
         max_steps=3, max_length=1024, max_memory_gib=6, eval_steps=10**6, save_steps=10**6

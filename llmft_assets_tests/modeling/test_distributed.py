@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow  # training ranks under torchrun
 def test_the_launcher_stores_each_checkpoint_rank_zero_hands_over(
     tiny_model_dir: Path, tmp_path: Path
 ) -> None:
-    dataset_for(DatasetFormat.completion).save_to_disk(tmp_path / "dataset")
+    dataset_for(DatasetFormat.completion, tmp_path).save_to_disk(tmp_path / "dataset")
     checkpoints = checkpoints_in(tmp_path)
     settings = SETTINGS.model_copy(update={"processes": 2, "max_steps": 4, "save_steps": 2})
     logs: list[str] = []

@@ -26,7 +26,7 @@ PNG = b"\x89PNG\r\n\x1a\n"
 def test_run_training_trains_on_the_saved_dataset_and_draws_its_curves(
     tiny_model_dir: Path, tmp_path: Path
 ) -> None:
-    dataset_for(DatasetFormat.completion).save_to_disk(tmp_path / "dataset")
+    dataset_for(DatasetFormat.completion, tmp_path).save_to_disk(tmp_path / "dataset")
     settings = SETTINGS.model_copy(update={"max_steps": 2})
     job = TrainingJob(tiny_model_dir, tmp_path / "dataset", DatasetFormat.completion, settings)
     adapter, report, sequences = run_training(
