@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import dagster as dg
 
 from llmft_assets.definitions import defs
@@ -49,3 +52,28 @@ def test_pipeline_steps_follow_the_graph_in_order():
         (("text_chunks", "training_dataset"), None),
         (("base_model", "lora_adapter", "merged_model", "gguf_model"), None),
     ]
+
+
+MODEL_LIBRARIES = (
+    "torch",
+    "transformers",
+    "peft",
+    "trl",
+    "datasets",
+    "bitsandbytes",
+    "matplotlib",
+    "safetensors",
+)
+
+
+def test_loading_the_code_location_imports_no_model_library():
+    """Every run worker and sensor tick loads the code location; the model libraries cost
+    seconds to import and belong to the steps that train, merge and export."""
+    script = (
+        "import sys, llmft_assets.definitions; "
+        f"print(sorted(m for m in {MODEL_LIBRARIES!r} if m in sys.modules))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert loaded == "[]"

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
-
-from transformers import PreTrainedTokenizerBase
+from typing import TYPE_CHECKING
 
 from llmft_assets.training_data.formats import CHAT_FORMATS, DatasetFormat
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 CHATML_TEMPLATE = (
     "{{ if .System }}<|im_start|>system\n{{ .System }}<|im_end|>\n{{ end }}"

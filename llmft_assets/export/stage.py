@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from transformers import AutoTokenizer
 
 from llmft_assets.export.gguf import (
     F16,
@@ -92,6 +91,8 @@ def run_export(
     out_dir: Path,
 ) -> ExportReport:
     """Write the GGUF files and the Modelfile to `out_dir` (an existing, empty folder)."""
+    from transformers import AutoTokenizer
+
     chat = training.format in CHAT_FORMATS
     paths = {F16: convert_to_f16(merged_dir, out_dir / f"model-{F16}.gguf")}
     for name in settings.quantizations:

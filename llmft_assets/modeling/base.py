@@ -11,10 +11,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
 from pydantic import BaseModel, ConfigDict, Field
-from transformers import AutoModelForCausalLM, PreTrainedModel, PreTrainedTokenizerBase
 
 from llmft_assets.hashing import file_sha256
 from llmft_assets.modeling.source import (
@@ -25,6 +24,10 @@ from llmft_assets.modeling.source import (
 )
 from llmft_assets.paths import cache_dir
 from llmft_assets.reports import Report
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 
 class BaseModelSettings(BaseModel):
@@ -57,6 +60,8 @@ class BaseModelReport(Report):
 def run_base_model(settings: BaseModelSettings, out_dir: Path) -> BaseModelReport:
     """The base model the settings name, saved to `out_dir` as bf16 safetensors with its
     tokenizer and chat template, whatever its source (a GGUF is dequantized)."""
+    import torch
+
     source = resolve_model_source(settings.model)
     model, tokenizer = load_model(source, cache_dir(), torch.bfloat16, settings.trust_remote_code)
     model.to(torch.bfloat16).save_pretrained(out_dir, safe_serialization=True)
@@ -79,6 +84,8 @@ def run_base_model(settings: BaseModelSettings, out_dir: Path) -> BaseModelRepor
 def load_model(
     source: ModelSource, cache: Path, dtype: torch.dtype, trust_remote_code: bool = False
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    from transformers import AutoModelForCausalLM
+
     tokenizer = load_tokenizer(source, cache, trust_remote_code)
     if source.kind == "gguf":
         model = AutoModelForCausalLM.from_pretrained(

@@ -18,8 +18,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from datasets import load_from_disk
-
 from llmft_assets.modeling.evaluation import EvalSequences
 from llmft_assets.modeling.settings import TrainingSettings
 from llmft_assets.modeling.training import (
@@ -102,6 +100,8 @@ class _OutboxCheckpoints:
 
 
 def _rank_main(work_dir: Path) -> None:
+    from datasets import load_from_disk
+
     spec = json.loads((work_dir / _JOB).read_text())
     rank = int(os.environ["RANK"])
     _, report, sequences = train_lora(

@@ -13,10 +13,13 @@ import math
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-from datasets import Dataset
+
+if TYPE_CHECKING:
+    import torch
+    from datasets import Dataset
 
 IGNORE = -100
 
@@ -49,17 +52,18 @@ def _perplexity(total_nll: float, count: int) -> float:
     return math.exp(total_nll / count)
 
 
-@torch.no_grad()
 def hf_perplexity(
     model: torch.nn.Module, sequences: EvalSequences, disable_adapter: bool = False
 ) -> float:
     """Token-weighted perplexity of a transformers (or PEFT) model on the sequences."""
+    import torch
+
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
     total, count = 0.0, 0
     context = model.disable_adapter() if disable_adapter else nullcontext()
-    with context:
+    with torch.no_grad(), context:
         for ids, labels in zip(sequences.token_ids, sequences.labels, strict=True):
             input_ids = torch.tensor([ids], device=device)
             logits = model(input_ids=input_ids).logits[0, :-1].float()

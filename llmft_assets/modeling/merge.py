@@ -20,10 +20,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-from peft import PeftModel
-from transformers import AutoModelForCausalLM, AutoTokenizer
-
 PARITY_TEXT = (
     "The pipeline read every post, kept the words that mattered and dropped the rest. "
     "Then it trained a small model to write the same way, one paragraph at a time."
@@ -41,6 +37,10 @@ class MergeParity:
 
 
 def merge_adapter(base_dir: Path, adapter_dir: Path, out_dir: Path) -> MergeParity:
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
     tokenizer = AutoTokenizer.from_pretrained(adapter_dir)
     base = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
     model = PeftModel.from_pretrained(base, adapter_dir)

@@ -5,16 +5,15 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
 
 def loss_curves_png(
     train: Sequence[tuple[int, float]], evaluation: Sequence[tuple[int, float]], title: str
 ) -> bytes:
-    figure, axes = plt.subplots(figsize=(6, 3.2), dpi=100)
+    # A bare Figure draws with the Agg canvas and needs neither pyplot nor a backend choice.
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(6, 3.2), dpi=100)
+    axes = figure.subplots()
     if train:
         axes.plot(*zip(*train, strict=True), label="train loss", linewidth=1.2)
     if evaluation:
@@ -27,5 +26,4 @@ def loss_curves_png(
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
-    plt.close(figure)
     return buffer.getvalue()

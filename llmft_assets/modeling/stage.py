@@ -10,10 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-from datasets import load_from_disk
-from transformers import AutoModelForCausalLM
-
 from llmft_assets.modeling.distributed import train_distributed
 from llmft_assets.modeling.evaluation import EvalSequences, hf_perplexity
 from llmft_assets.modeling.merge import MergeParity, merge_adapter
@@ -39,6 +35,8 @@ def run_training(
     if job.settings.processes > 1:
         adapter_dir, report, sequences = train_distributed(job, work_dir, checkpoints, log)
     else:
+        from datasets import load_from_disk
+
         dataset = load_from_disk(str(job.dataset_dir))
         adapter_dir, report, sequences = train_lora(
             job.base_dir, dataset, job.format, job.settings, work_dir, checkpoints, log
@@ -78,6 +76,9 @@ def run_merge(
 ) -> MergeReport:
     """Merge the adapter into the 16-bit base, saved to `out_dir`; score the saved weights on
     the validation sequences training scored."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
     parity = merge_adapter(base_dir, adapter_dir, out_dir)
     model = AutoModelForCausalLM.from_pretrained(out_dir, dtype=torch.float32)
     return MergeReport(

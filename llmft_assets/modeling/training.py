@@ -20,18 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
-
-import torch
-from datasets import Dataset, DatasetDict
-from peft import LoraConfig, PeftModel
-from transformers import (
-    AutoModelForCausalLM,
-    AutoTokenizer,
-    PreTrainedTokenizerBase,
-    TrainerCallback,
-)
-from trl import SFTConfig, SFTTrainer
+from typing import TYPE_CHECKING, Protocol
 
 from llmft_assets.modeling.evaluation import EvalSequences, hf_perplexity
 from llmft_assets.modeling.gpu import GIB, MemoryPlan, ModelShape, plan_memory
@@ -46,7 +35,15 @@ from llmft_assets.modeling.settings import (
 from llmft_assets.reports import Report
 from llmft_assets.training_data.formats import PROMPT_SEPARATOR, DatasetFormat
 
+if TYPE_CHECKING:
+    import torch
+    from datasets import Dataset, DatasetDict
+    from peft import PeftModel
+    from transformers import PreTrainedTokenizerBase
+    from trl import SFTConfig
+
 CHECKPOINT_PREFIX = "checkpoint-"
+WARMUP_STEPS = 3  # steps the steady throughput leaves out (compilation, allocation)
 Log = Callable[[str], None]  # where progress lines go: print, or the Dagster run's log
 
 
@@ -157,6 +154,13 @@ def train_lora(
     log: Log = print,
 ) -> tuple[Path, TrainingReport, EvalSequences]:
     """Train; return the adapter folder, the report and the exact validation sequences."""
+    import torch
+    from peft import LoraConfig
+    from transformers import AutoTokenizer
+    from trl import SFTTrainer
+
+    from llmft_assets.modeling.callbacks import SyncCheckpoints, Throughput
+
     hardware = resolve_hardware(settings)
     cuda = hardware.device is Device.cuda
     tokenizer = AutoTokenizer.from_pretrained(base_dir)
@@ -205,8 +209,8 @@ def train_lora(
         if parameter.requires_grad:
             parameter.data = parameter.data.float()
     sequences = EvalSequences.from_trl_dataset(trainer.eval_dataset)
-    trainer.add_callback(_SyncCheckpoints(checkpoints, log))
-    throughput = _Throughput(cuda)
+    trainer.add_callback(SyncCheckpoints(checkpoints, log))
+    throughput = Throughput(cuda)
     trainer.add_callback(throughput)
 
     resume = checkpoints.latest(output_dir)
@@ -259,6 +263,9 @@ def _load_for_training(base_dir: Path, hardware: Hardware) -> torch.nn.Module:
     """The frozen base, in fp32 on CPU (bf16 weights were measured slower there) and in the
     compute dtype on CUDA; with nf4, its linear layers in 4-bit NF4 computing in the
     precision's dtype, on either device."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
     cpu = hardware.device is Device.cpu
     compute = torch.bfloat16 if hardware.precision is Precision.bf16 else torch.float32
     quantization = None
@@ -317,6 +324,8 @@ def _memory_plan(
 ) -> MemoryPlan:
     """Explicit settings win; on CUDA the rest is planned from free memory, once the base
     weights are loaded, so the base is measured rather than guessed."""
+    import torch
+
     if hardware.device is Device.cpu:
         return MemoryPlan(
             settings.batch_size or CPU_BATCH_SIZE, bool(settings.gradient_checkpointing), 0.0
@@ -344,6 +353,8 @@ def _memory_plan(
 def _sft_config(
     settings: TrainingSettings, hardware: Hardware, plan: MemoryPlan, output_dir: Path
 ) -> SFTConfig:
+    from trl import SFTConfig
+
     return SFTConfig(
         output_dir=str(output_dir),
         max_steps=settings.max_steps,
@@ -380,61 +391,16 @@ def _sft_config(
     )
 
 
-class _SyncCheckpoints(TrainerCallback):
-    def __init__(self, sync: CheckpointSync, log: Log) -> None:
-        self.sync = sync
-        self.log = log
-
-    def on_save(self, args, state, control, **kwargs):
-        if not state.is_world_process_zero:  # in data-parallel runs, one rank stores
-            return
-        checkpoint = Path(args.output_dir) / f"{CHECKPOINT_PREFIX}{state.global_step}"
-        self.sync.save(checkpoint)
-        self.log(f"stored {checkpoint.name}")
-
-
-WARMUP_STEPS = 3
-
-
-class _Throughput(TrainerCallback):
-    """Tokens seen when training (re)starts, so a resumed run counts its own; and tokens/s
-    after the first steps, which pay for compilation and allocation."""
-
-    def __init__(self, cuda: bool) -> None:
-        self.cuda = cuda
-        self.tokens_at_start = 0
-        self.first_step = 0
-        self.mark: tuple[float, int] | None = None
-        self.end: tuple[float, int] = (0.0, 0)
-
-    def on_train_begin(self, args, state, control, **kwargs):
-        self.tokens_at_start = int(state.num_input_tokens_seen)
-        self.first_step = state.global_step
-
-    def on_step_end(self, args, state, control, **kwargs):
-        if state.global_step == self.first_step + WARMUP_STEPS:
-            if self.cuda:
-                torch.cuda.synchronize()
-            self.mark = (time.perf_counter(), int(state.num_input_tokens_seen))
-
-    def on_train_end(self, args, state, control, **kwargs):
-        if self.cuda:
-            torch.cuda.synchronize()
-        self.end = (time.perf_counter(), int(state.num_input_tokens_seen))
-
-    def steady(self) -> float:
-        if self.mark is None:
-            return 0.0
-        seconds = self.end[0] - self.mark[0]
-        return (self.end[1] - self.mark[1]) / seconds if seconds else 0.0
-
-
 def _peak_memory_mib(cuda: bool) -> float:
     if cuda:
+        import torch
+
         return torch.cuda.max_memory_allocated() / 2**20
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def load_adapted_model(base_dir: Path, adapter_dir: Path, hardware: Hardware) -> PeftModel:
     """Base + adapter as training held them (the base in nf4 when it trained so)."""
+    from peft import PeftModel
+
     return PeftModel.from_pretrained(_load_for_training(base_dir, hardware), adapter_dir)

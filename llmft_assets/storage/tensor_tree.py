@@ -12,18 +12,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-from safetensors.torch import load_file, save_file
-from transformers.trainer_pt_utils import safe_globals
+
+if TYPE_CHECKING:
+    import torch
 
 _TENSOR, _ARRAY, _TUPLE, _DICT = "__tensor__", "__ndarray__", "__tuple__", "__dict__"
 
 
 def encode(value: Any, tensors: dict[str, torch.Tensor]) -> Any:
     """JSON-able structure of `value`, with its tensors moved into `tensors`."""
+    import torch
+
     if isinstance(value, torch.Tensor):
         return {_TENSOR: _keep(value.detach().cpu(), tensors)}
     if isinstance(value, np.ndarray):
@@ -71,6 +73,10 @@ def decode(value: Any, tensors: dict[str, torch.Tensor]) -> Any:
 
 def pickle_to_safe(path: Path) -> None:
     """Replace a torch pickle (`x.pt`) by `x.pt.json` + `x.pt.safetensors`."""
+    import torch
+    from safetensors.torch import save_file
+    from transformers.trainer_pt_utils import safe_globals
+
     tensors: dict[str, torch.Tensor] = {}
     with safe_globals():  # numpy arrays (RNG state) on top of the tensor-only allowlist
         state = torch.load(path, map_location="cpu", weights_only=True)
@@ -82,6 +88,9 @@ def pickle_to_safe(path: Path) -> None:
 
 def safe_to_pickle(json_path: Path) -> None:
     """Rebuild the torch pickle that `pickle_to_safe` replaced."""
+    import torch
+    from safetensors.torch import load_file
+
     original = Path(str(json_path).removesuffix(".json"))
     tensors = load_file(str(original) + ".safetensors")
     torch.save(decode(json.loads(json_path.read_text()), tensors), original)

@@ -20,18 +20,19 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pyarrow.parquet as pq
-from datasets import Dataset, DatasetDict
-from datasets.arrow_writer import ArrowWriter
 from pydantic import BaseModel, Field
 
 from llmft_assets.chunking.stage import open_chunks
 from llmft_assets.reports import Report
 from llmft_assets.training_data.card import dataset_card
 from llmft_assets.training_data.formats import DatasetFormat, request_for, to_record
+
+if TYPE_CHECKING:
+    from datasets import DatasetDict
 
 TRAIN = "train"
 VALIDATION = "validation"
@@ -97,6 +98,9 @@ def build_dataset(
 
     Raises ValueError when the chunks cannot be split as asked or are out of order.
     """
+    from datasets import Dataset, DatasetDict
+    from datasets.arrow_writer import ArrowWriter
+
     table = open_chunks(chunks)  # one open file for both reads, whatever replaces it
     totals = table.read(columns=["doc_id", "token_count"]).group_by("doc_id")
     totals = totals.aggregate([("token_count", "sum"), ("token_count", "count")]).to_pandas()
