@@ -1,8 +1,10 @@
 """The data half at scale: what Dagster's bookkeeping costs per document (issue 17).
 
-Writes a synthetic corpus of distinct documents into a temp folder (N blog posts of 4-8 KB of
-article HTML, optionally M Gutenberg-style books of about 450 KB; words drawn from the bundled
-samples' vocabulary with a seeded RNG, so every document differs and dedup keeps them all), then
+Writes a synthetic corpus into a temp folder (N blog posts of 4-8 KB of article HTML,
+optionally M Gutenberg-style books of about 450 KB; words drawn from the bundled samples'
+vocabulary with a seeded RNG, so documents differ), among the posts a planted share of near
+duplicates (2 %: the previous post with a sentence added, for dedup to drop) and of bad files
+(0.5 %: bytes that are not text, or a page with no article, for cleaning to set aside), then
 runs the data half as a user does from the README, each command a child process against a
 fresh DAGSTER_HOME (the default SQLite instance) and a fresh artifact folder:
 
@@ -20,7 +22,8 @@ again, and one evaluation of the automation conditions (an automation tick).
 Per step it prints documents, raw MB, wall seconds, work seconds (the run's step durations as
 Dagster's step stats record them), function seconds (each step until its first output event),
 bookkeeping = (wall - work) / documents in ms and net of each command's fixed cost, event log
-records, SQLite growth per document, artifact store growth and the children's peak RSS.
+records, SQLite growth per document, artifact store growth and the children's peak RSS;
+then what the run set aside (documents rejected, duplicates dropped) beside what was planted.
 `--baseline REV` runs the same steps, on the same corpus in the same call, with another revision
 checked out by `git worktree add` (same venv, PYTHONPATH and working directory set to the
 worktree) and prints ratios current / baseline. `--rev REV` measures a revision instead of this
@@ -46,7 +49,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -54,6 +57,9 @@ SAMPLES = REPO / "llmft_assets" / "sample_data"
 CODE_LOCATION = "llmft_assets.definitions"
 LAST_DATA_ASSET = "training_dataset"  # the data half ends here; the model half is not run
 NEW_POSTS = 20  # posts added after the first run, before the catalog again and the tick
+NEAR_DUPLICATE_EVERY = 50  # every 50th post is the previous one with a sentence added
+BAD_EVERY = 200  # every 200th post is a bad file (offset from the near duplicates)
+SET_ASIDE = ("rejected", "duplicates_dropped")  # materialization metadata the report sums
 _RUN_START = re.compile(r" - (?P<run_id>[0-9a-f]{8}-[0-9a-f-]{27}) - \d+ - RUN_START - ")
 
 
@@ -246,6 +252,8 @@ class Corpus:
     book_count: int = 0
     post_bytes: int = 0
     book_bytes: int = 0
+    near_duplicates: int = 0
+    bad_files: int = 0
 
 
 def write_corpus(root: Path, posts: int, books: int, seed: int) -> Corpus:
@@ -264,13 +272,34 @@ def write_corpus(root: Path, posts: int, books: int, seed: int) -> Corpus:
 
 
 def add_posts(corpus: Corpus, words: Words, count: int) -> list[Path]:
-    paths = []
+    paths: list[Path] = []
     for number in range(corpus.post_count, corpus.post_count + count):
         name, text = blog_post(words, number, words.rng.randint(4_000, 8_000))
+        data = text.encode()
+        if number % NEAR_DUPLICATE_EVERY == NEAR_DUPLICATE_EVERY - 1 and paths:
+            data = near_duplicate(paths[-1].read_bytes(), words)
+            corpus.near_duplicates += 1
+        elif number % BAD_EVERY == BAD_EVERY // 2:
+            data = bad_file(text, number, words.rng)
+            corpus.bad_files += 1
         paths.append(corpus.posts / name)
-        corpus.post_bytes += paths[-1].write_bytes(text.encode())
+        corpus.post_bytes += paths[-1].write_bytes(data)
         corpus.post_count += 1
     return paths
+
+
+def near_duplicate(page: bytes, words: Words) -> bytes:
+    """The page with one sentence added at the top of its article: a repost, lightly edited."""
+    opening = b'<div class="entry-content">\n'
+    added = f"<p>{html.escape(words.sentence())}</p>\n".encode()
+    return page.replace(opening, opening + added, 1)
+
+
+def bad_file(page: str, number: int, rng: random.Random) -> bytes:
+    """Not a document: alternately bytes that are not text, and the page without its article."""
+    if number // BAD_EVERY % 2 == 0:
+        return b"\x89PNG\r\n\x1a\n\x00\x00" + rng.randbytes(4_000)
+    return re.sub(r"<article.*</article>", "", page, flags=re.S).encode()
 
 
 # --------------------------------------------------------------------------- the child side
@@ -315,7 +344,16 @@ def probe(what: str, argument: str) -> None:
                 events = instance.all_logs(run_id)
                 types = Counter(e.dagster_event_type.value for e in events if e.is_dagster_event)
                 stats = instance.get_run_step_stats(run_id)
+                materializations = [
+                    e.asset_materialization.metadata
+                    for e in events
+                    if e.is_dagster_event and e.dagster_event_type.value == "ASSET_MATERIALIZATION"
+                ]
                 result[run_id] = {
+                    "set_aside": {
+                        key: sum(int(m[key].value) for m in materializations if key in m)
+                        for key in SET_ASIDE
+                    },
                     "status": instance.get_run_by_id(run_id).status.value,
                     "work_s": sum(s.end_time - s.start_time for s in stats if s.end_time),
                     "function_s": _function_seconds(events),
@@ -387,6 +425,7 @@ class Stage:
     ok: bool = True
     fixed_cost_probe: bool = False  # a command of almost no per-document bookkeeping
     event_types: dict = field(default_factory=dict)
+    set_aside: Counter = field(default_factory=Counter)  # SET_ASIDE metadata, summed
 
     def per_document_ms(self, seconds: float | None) -> float | None:
         if seconds is None or not self.documents:
@@ -544,6 +583,7 @@ class Revision:
                 stage.events = sum(f["events"] for f in ours)
                 types = sum((Counter(f["event_types"]) for f in ours), Counter())
                 stage.event_types = dict(types.most_common(6))
+                stage.set_aside = sum((Counter(f["set_aside"]) for f in ours), Counter())
 
     def automation_tick(self) -> None:
         """New posts, the catalog again, then one automation evaluation with the cursor of one
@@ -551,8 +591,7 @@ class Revision:
         cursor = self.logs / "automation-cursor.json"
         quiet = self.probe("tick", str(cursor))
         words = Words(random.Random(f"new posts {self.corpus.post_count}"))
-        c = self.corpus
-        added = Corpus(c.posts, c.books, c.post_count, c.book_count, c.post_bytes, c.book_bytes)
+        added = replace(self.corpus)
         new_files = add_posts(added, words, NEW_POSTS)
         documents = added.post_count + added.book_count
         megabytes = (added.post_bytes + added.book_bytes) / 1e6
@@ -608,6 +647,17 @@ def report(revision: Revision) -> None:
     print(
         f"  whole: {total_wall:.0f} s wall; instance {folder_bytes(revision.home) / 1e6:.1f} MB,"
         f" artifact store {folder_bytes(revision.store) / 1e6:.1f} MB"
+    )
+    c = revision.corpus
+    set_aside = ", ".join(
+        f"{s.name} {key.replace('_', ' ')} {count}"
+        for s in revision.stages
+        for key, count in s.set_aside.items()
+        if count
+    )
+    print(
+        f"  set aside: {set_aside or 'nothing'} (planted: {c.bad_files} bad files,"
+        f" {c.near_duplicates} near duplicates)"
     )
     for s in revision.stages:
         if s.event_types:
@@ -705,7 +755,8 @@ def main() -> None:
             f" {time.strftime('%Y-%m-%d %H:%M %Z')}; load {os.getloadavg()[0]:.2f}"
         )
         print(
-            f"corpus: {corpus.post_count} posts, {corpus.post_bytes / 1e6:.1f} MB;"
+            f"corpus: {corpus.post_count} posts, {corpus.post_bytes / 1e6:.1f} MB"
+            f" ({corpus.near_duplicates} near duplicates, {corpus.bad_files} bad files);"
             f" {corpus.book_count} books, {corpus.book_bytes / 1e6:.1f} MB"
             f" (written in {time.perf_counter() - started:.0f} s to {work})"
         )
