@@ -17,7 +17,8 @@ The partitioned assets and their partition sets come from the code under test
 script runs on one partition per document as on batches of documents. An asset whose backfill
 policy is not single-run gets one command per partition (`--partition KEY`), as the pipeline
 command does, since Dagster's CLI refuses a range for it. Then a few new posts, the catalog
-again, and one evaluation of the automation conditions (an automation tick).
+again, one evaluation of the automation conditions (an automation tick), and the webserver's
+answer to each asset's page (`ASSET_PAGE_QUERY`), timed.
 
 Per step it prints documents, raw MB, wall seconds, work seconds (the run's step durations as
 Dagster's step stats record them), function seconds (each step until its first output event),
@@ -44,10 +45,12 @@ import platform
 import random
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -60,6 +63,25 @@ NEW_POSTS = 20  # posts added after the first run, before the catalog again and 
 NEAR_DUPLICATE_EVERY = 50  # every 50th post is the previous one with a sentence added
 BAD_EVERY = 200  # every 200th post is a bad file (offset from the near duplicates)
 SET_ASIDE = ("rejected", "duplicates_dropped")  # materialization metadata the report sums
+# What the UI's page of an asset asks the webserver for: its partitions' status and its latest
+# materializations with their metadata (a representative subset of the page's queries).
+ASSET_PAGE_QUERY = """
+query AssetPage($key: AssetKeyInput!) {
+  assetNodeOrError(assetKey: $key) {
+    ... on AssetNode {
+      partitionStats { numMaterialized numPartitions numFailed numMaterializing }
+      partitionKeysByDimension { name partitionKeys }
+      assetPartitionStatuses {
+        ... on DefaultPartitionStatuses { materializedPartitions failedPartitions }
+      }
+      assetMaterializations(limit: 100) {
+        runId partition timestamp
+        metadataEntries { label __typename ... on MarkdownMetadataEntry { mdStr } }
+      }
+    }
+  }
+}
+"""
 _RUN_START = re.compile(r" - (?P<run_id>[0-9a-f]{8}-[0-9a-f-]{27}) - \d+ - RUN_START - ")
 
 
@@ -478,6 +500,7 @@ class Revision:
         )
         self.stages: list[Stage] = []
         self.tick: dict | None = None
+        self.asset_pages: dict[str, tuple[float, float]] = {}  # seconds, first and again
 
     @property
     def startup_s(self) -> float | None:
@@ -573,6 +596,7 @@ class Revision:
         else:
             if tick:
                 self.automation_tick()
+                self.time_asset_pages([a for step in info["steps"] for a in step["assets"]])
         runs = [run_id for s in self.stages for run_id in s.run_ids]
         figures = self.probe("runs", runs) if runs else {}
         for stage in self.stages:
@@ -602,6 +626,54 @@ class Revision:
         for path in new_files:
             path.unlink()  # the next revision starts from the same corpus
         self.tick = {"quiet": quiet, "after": after, "new_posts": NEW_POSTS}
+
+    def time_asset_pages(self, assets: list[str]) -> None:
+        """Start the webserver on the instance and time what each asset's page asks of it,
+        once when first opened and once again."""
+        with socket.socket() as probe_socket:
+            probe_socket.bind(("127.0.0.1", 0))
+            port = probe_socket.getsockname()[1]
+        url = f"http://127.0.0.1:{port}"
+        command = [sys.executable, "-m", "dagster_webserver", "-m", CODE_LOCATION]
+        command += ["-h", "127.0.0.1", "-p", str(port)]
+        with (self.logs / "webserver.log").open("w") as log:
+            server = subprocess.Popen(
+                command, cwd=self.code, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
+            try:
+                deadline = time.monotonic() + 180
+                while not _answers(f"{url}/server_info"):
+                    if server.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError(f"the webserver did not start: {self.logs}")
+                    time.sleep(0.5)
+                for asset in assets:
+                    first, again = (_asset_page_seconds(url, asset) for _ in range(2))
+                    self.asset_pages[asset] = (first, again)
+            finally:
+                server.terminate()
+                server.wait(60)
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=5):
+            return True
+    except OSError:
+        return False
+
+
+def _asset_page_seconds(url: str, asset: str) -> float:
+    body = {"query": ASSET_PAGE_QUERY, "variables": {"key": {"path": [asset]}}}
+    request = urllib.request.Request(
+        f"{url}/graphql", json.dumps(body).encode(), {"Content-Type": "application/json"}
+    )
+    started = time.perf_counter()
+    with urllib.request.urlopen(request, timeout=600) as response:
+        answer = json.load(response)
+    seconds = time.perf_counter() - started
+    if answer.get("errors") or "partitionStats" not in (answer["data"]["assetNodeOrError"] or {}):
+        raise RuntimeError(f"the page of {asset}: {json.dumps(answer)[:2000]}")
+    return seconds
 
 
 # --------------------------------------------------------------------------- reporting
@@ -643,6 +715,9 @@ def report(revision: Revision) -> None:
             f" ({t['quiet']['requested']} requested); {t['after']['seconds']:.2f} s after"
             f" {t['new_posts']} new posts ({t['after']['requested']} asset partitions requested)"
         )
+    if revision.asset_pages:
+        pages = ", ".join(f"{a} {f:.2f}/{g:.2f}" for a, (f, g) in revision.asset_pages.items())
+        print(f"  asset pages (s, first/again): {pages}")
     total_wall = sum(s.wall_s for s in revision.stages)
     print(
         f"  whole: {total_wall:.0f} s wall; instance {folder_bytes(revision.home) / 1e6:.1f} MB,"
@@ -735,7 +810,9 @@ def main() -> None:
     parser.add_argument("--rev", help="measure this revision (default: this working tree)")
     parser.add_argument("--baseline", help="also run this revision, and print ratios")
     parser.add_argument("--seed", type=int, default=17)
-    parser.add_argument("--no-tick", action="store_true", help="skip the automation tick")
+    parser.add_argument(
+        "--no-tick", action="store_true", help="skip the automation tick and the asset pages"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp folder")
     parser.add_argument("--probe", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
