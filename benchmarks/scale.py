@@ -295,15 +295,17 @@ def write_corpus(root: Path, posts: int, books: int, seed: int) -> Corpus:
 
 def add_posts(corpus: Corpus, words: Words, count: int) -> list[Path]:
     paths: list[Path] = []
+    data = b""  # the previous post's bytes, which a near duplicate repeats
     for number in range(corpus.post_count, corpus.post_count + count):
         name, text = blog_post(words, number, words.rng.randint(4_000, 8_000))
-        data = text.encode()
-        if number % NEAR_DUPLICATE_EVERY == NEAR_DUPLICATE_EVERY - 1 and paths:
-            data = near_duplicate(paths[-1].read_bytes(), words)
+        if number % NEAR_DUPLICATE_EVERY == NEAR_DUPLICATE_EVERY - 1 and data:
+            data = near_duplicate(data, words)
             corpus.near_duplicates += 1
         elif number % BAD_EVERY == BAD_EVERY // 2:
             data = bad_file(text, number, words.rng)
             corpus.bad_files += 1
+        else:
+            data = text.encode()
         paths.append(corpus.posts / name)
         corpus.post_bytes += paths[-1].write_bytes(data)
         corpus.post_count += 1
