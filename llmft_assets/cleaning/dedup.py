@@ -37,7 +37,7 @@ _MERSENNE = np.uint64((1 << 61) - 1)
 _rng = np.random.default_rng(20240601)
 _PERM_A = _rng.integers(1, (1 << 61) - 1, NUM_PERMUTATIONS, dtype=np.uint64)
 _PERM_B = _rng.integers(0, (1 << 61) - 1, NUM_PERMUTATIONS, dtype=np.uint64)
-_BLOCK = 4096  # shingles hashed at once: 4 MiB of work space however long the text
+_BLOCK = 256  # shingles hashed at once: 256 KiB of work space however long the text
 _NO_SIGNATURE = np.zeros(NUM_PERMUTATIONS, dtype=np.uint64).tobytes()
 
 
@@ -81,11 +81,36 @@ def find_duplicates(
     normalized texts match). `candidates` is iterated once; pass a generator to hold one text
     at a time.
     """
+    return duplicates_among(map(fingerprint, candidates), threshold)
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What deduplication needs of a document, without its text: computed where the text is
+    read (a shard of the corpus) and compared corpus-wide later."""
+
+    doc_id: str
+    rank: tuple[int, ...]
+    digest: bytes  # SHA-256 of the normalized text
+    signature: np.ndarray | None  # MinHash; None for texts under five words
+
+
+def fingerprint(candidate: DedupCandidate) -> Fingerprint:
+    return Fingerprint(
+        candidate.doc_id,
+        tuple(int(field) for field in candidate.rank),
+        _normalized_digest(candidate.text),
+        minhash_signature(candidate.text),
+    )
+
+
+def duplicates_among(prints: Iterable[Fingerprint], threshold: float = 0.8) -> list[Duplicate]:
+    """`find_duplicates` over fingerprints computed beforehand (iterated once)."""
     with tempfile.TemporaryDirectory(prefix="llmft-minhash-") as tmp:
-        prints = _Fingerprints.of(candidates, Path(tmp) / "signatures.u64")
-        if not prints.doc_ids:
+        stacked = _Fingerprints.of(prints, Path(tmp) / "signatures.u64")
+        if not stacked.doc_ids:
             return []
-        return _Groups(prints, threshold).duplicates()
+        return _Groups(stacked, threshold).duplicates()
 
 
 @dataclass
@@ -100,18 +125,18 @@ class _Fingerprints:
     signatures: np.ndarray  # (n, NUM_PERMUTATIONS) uint64, memory-mapped
 
     @classmethod
-    def of(cls, candidates: Iterable[DedupCandidate], spill: Path) -> _Fingerprints:
+    def of(cls, prints: Iterable[Fingerprint], spill: Path) -> _Fingerprints:
         doc_ids: list[str] = []
         ranks, digests, signed = array("q"), bytearray(), bytearray()
         with open(spill, "wb") as signatures:
-            for candidate in candidates:
-                if doc_ids and len(candidate.rank) * len(doc_ids) != len(ranks):
-                    raise ValueError(f"rank of {candidate.doc_id!r} has another length")
-                doc_ids.append(candidate.doc_id)
-                ranks.extend(int(field) for field in candidate.rank)
-                digests += _normalized_digest(candidate.text)
-                signature = minhash_signature(candidate.text)
-                signed.append(signature is not None)
+            for document in prints:
+                if doc_ids and len(document.rank) * len(doc_ids) != len(ranks):
+                    raise ValueError(f"rank of {document.doc_id!r} has another length")
+                doc_ids.append(document.doc_id)
+                ranks.extend(document.rank)
+                digests += document.digest
+                signed.append(document.signature is not None)
+                signature = document.signature
                 signatures.write(_NO_SIGNATURE if signature is None else signature.tobytes())
         n = len(doc_ids)
         return cls(
