@@ -25,7 +25,7 @@ _BATCH = re.compile(r"^(?P<source>[a-z0-9]+)-batch-(?P<number>\d+)$")
 
 class CatalogSettings(BaseModel):
     batch_size: int = Field(
-        default=2000,
+        default=5000,
         ge=1,
         description="Most documents in one new batch (one partition of the source and cleaning"
         " assets, one run in a backfill). Documents found earlier keep their batch.",
