@@ -6,7 +6,8 @@ vocabulary with a seeded RNG, so documents differ), among the posts a planted sh
 duplicates (2 %: the previous post with a sentence added, for dedup to drop) and of bad files
 (0.5 %: bytes that are not text, or a page with no article, for cleaning to set aside), then
 runs the data half as a user does from the README, each command a child process against a
-fresh DAGSTER_HOME (the default SQLite instance) and a fresh artifact folder:
+fresh DAGSTER_HOME (the default SQLite instance, or with `--postgres URL` a fresh database on
+that PostgreSQL server) and a fresh artifact folder:
 
     dagster asset materialize -m llmft_assets.definitions --select document_catalog
     dagster asset materialize ... --select <each partitioned asset> --partition-range FIRST...LAST
@@ -23,7 +24,8 @@ answer to each asset's page (`ASSET_PAGE_QUERY`), timed.
 Per step it prints documents, raw MB, wall seconds, work seconds (the run's step durations as
 Dagster's step stats record them), function seconds (each step until its first output event),
 bookkeeping = (wall - work) / documents in ms and net of each command's fixed cost, event log
-records, SQLite growth per document, artifact store growth and the children's peak RSS;
+records, the instance's storage growth per document, artifact store growth and the children's
+peak RSS;
 then what the run set aside (documents rejected, duplicates dropped) beside what was planted.
 `--baseline REV` runs the same steps, on the same corpus in the same call, with another revision
 checked out by `git worktree add` (same venv, PYTHONPATH and working directory set to the
@@ -479,15 +481,48 @@ def folder_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
+class Database:
+    """A fresh PostgreSQL database for one revision's instance, dropped afterwards."""
+
+    def __init__(self, server: str, name: str) -> None:
+        self.server, self.name = server.rstrip("/"), name
+        self._execute(f"DROP DATABASE IF EXISTS {name}")
+        self._execute(f"CREATE DATABASE {name}")
+
+    def _execute(self, sql: str) -> list[tuple]:
+        import psycopg2  # dagster-postgres' driver
+
+        connection = psycopg2.connect(f"{self.server}/postgres")
+        connection.autocommit = True
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(sql)
+                return cursor.fetchall() if cursor.description else []
+        finally:
+            connection.close()
+
+    def instance_yaml(self) -> str:
+        return f"storage:\n  postgres:\n    postgres_url: {self.server}/{self.name}\n"
+
+    def size(self) -> int:
+        return int(self._execute(f"SELECT pg_database_size('{self.name}')")[0][0])
+
+    def drop(self) -> None:
+        self._execute(f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)")
+
+
 class Revision:
     """One revision of the code and its own instance and artifact store, sharing the corpus."""
 
-    def __init__(self, label: str, code: Path, corpus: Corpus, work: Path) -> None:
+    def __init__(
+        self, label: str, code: Path, corpus: Corpus, work: Path, database: Database | None
+    ) -> None:
         self.label, self.code, self.corpus = label, code, corpus
         self.home, self.store, self.logs = work / "dagster_home", work / "store", work / "logs"
         for folder in (self.home, self.store, self.logs):
             folder.mkdir(parents=True)
-        (self.home / "dagster.yaml").touch()
+        self.database = database
+        (self.home / "dagster.yaml").write_text(database.instance_yaml() if database else "")
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("LLMFT_")}
         if "LLMFT_CACHE_DIR" in os.environ:  # tokenizers: shared, not part of the run
             self.env["LLMFT_CACHE_DIR"] = os.environ["LLMFT_CACHE_DIR"]
@@ -514,6 +549,10 @@ class Revision:
             return None
         return sum(s.wall_s - s.function_s for s in catalogs) / len(catalogs)
 
+    def instance_bytes(self) -> int:
+        """What the instance's storage takes: its PostgreSQL database, or the SQLite folder."""
+        return self.database.size() if self.database else folder_bytes(self.home)
+
     def probe(self, what: str, argument: object = "") -> dict:
         command = [sys.executable, str(Path(__file__).resolve()), "--probe", what]
         command.append(argument if isinstance(argument, str) else json.dumps(argument))
@@ -530,7 +569,7 @@ class Revision:
         command = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", CODE_LOCATION]
         command += ["--select", ",".join(assets), *extra]
         log = self.logs / f"{len(self.stages):02d}-{assets[0]}-{stage.commands:05d}.log"
-        db_before, store_before = folder_bytes(self.home), folder_bytes(self.store)
+        db_before, store_before = self.instance_bytes(), folder_bytes(self.store)
         print(f"  [{self.label}] {stage.name}: {' '.join(command[3:])}", flush=True)
         started = time.perf_counter()
         with log.open("w") as out:
@@ -542,7 +581,7 @@ class Revision:
         stage.wall_s += time.perf_counter() - started
         stage.commands += 1
         stage.peak_rss_mb = max(stage.peak_rss_mb, usage.ru_maxrss / 1024)
-        stage.db_growth_mb += (folder_bytes(self.home) - db_before) / 1e6
+        stage.db_growth_mb += (self.instance_bytes() - db_before) / 1e6
         stage.store_growth_mb += (folder_bytes(self.store) - store_before) / 1e6
         text = log.read_text(errors="replace")
         if match := _RUN_START.search(text):
@@ -722,7 +761,7 @@ def report(revision: Revision) -> None:
         print(f"  asset pages (s, first/again): {pages}")
     total_wall = sum(s.wall_s for s in revision.stages)
     print(
-        f"  whole: {total_wall:.0f} s wall; instance {folder_bytes(revision.home) / 1e6:.1f} MB,"
+        f"  whole: {total_wall:.0f} s wall; instance {revision.instance_bytes() / 1e6:.1f} MB,"
         f" artifact store {folder_bytes(revision.store) / 1e6:.1f} MB"
     )
     c = revision.corpus
@@ -815,6 +854,12 @@ def main() -> None:
     parser.add_argument(
         "--no-tick", action="store_true", help="skip the automation tick and the asset pages"
     )
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="keep each instance in a fresh database on this PostgreSQL server instead of SQLite"
+        " (e.g. postgresql://postgres@127.0.0.1:5432)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp folder")
     parser.add_argument("--probe", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -824,6 +869,7 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="llmft-scale-"))
     trees: list[Path] = []
+    databases: list[Database] = []
     try:
         started = time.perf_counter()
         corpus = write_corpus(work / "corpus", args.posts, args.books, args.seed)
@@ -848,7 +894,11 @@ def main() -> None:
                 trees.append(code)
             else:
                 code, name = REPO, f"working tree ({git('describe', '--always', '--dirty')})"
-            revision = Revision(f"{label}: {name}", code, corpus, work / label)
+            database = None
+            if args.postgres:
+                database = Database(args.postgres, f"llmft_scale_{label}_{os.getpid()}")
+                databases.append(database)
+            revision = Revision(f"{label}: {name}", code, corpus, work / label, database)
             print(f"\n{revision.label}", flush=True)
             revision.run(tick=not args.no_tick)
             revisions.append(revision)
@@ -865,6 +915,8 @@ def main() -> None:
             print(f"FAILED steps in: {'; '.join(failed)}", file=sys.stderr)
             sys.exit(1)
     finally:
+        for database in databases:
+            database.drop()
         for tree in trees:
             subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=REPO)
         if args.keep:
