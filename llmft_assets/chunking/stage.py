@@ -4,21 +4,34 @@ Exact and near duplicate documents are dropped (of each group the copy whose Pro
 Gutenberg markers were found is kept, then the longest), hard-wrapped book prose is
 reflowed, and each document is chunked at paragraph and sentence bounds.
 
-The corpus may be larger than memory: documents are streamed twice (duplicates found, then
-chunks written) and chunks go to a parquet file one row group at a time, so memory is
-bounded by the largest document and `rows_per_group`, plus `find_duplicates`' few hundred
-bytes a document.
+The corpus is worked in shards, one per batch of cleaned documents. A shard's documents are
+chunked and fingerprinted for deduplication (the costly part: tokenizing and MinHash) and
+stored under `text_chunks/shards/<batch>/`, with a completion marker written last; a later
+run reuses every shard whose batch and chunk settings are unchanged. So a crash midway
+resumes at the first unfinished shard, and new documents (which always make new batches)
+cost their own shard, not the whole corpus again. Corpus-wide, duplicates are then found
+among every shard's fingerprints and the shards' chunks merged in doc_id order into one
+parquet file, one row group at a time: the chunk file is the same whatever the shards.
+
+The corpus may be larger than memory: a shard streams its documents one at a time, and the
+merge holds a few hundred rows per shard plus `duplicates_among`' few hundred bytes a
+document.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+import hashlib
+import heapq
+import json
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -27,7 +40,14 @@ from pydantic import BaseModel, Field
 from llmft_assets.chunking.chunker import chunk_text
 from llmft_assets.chunking.reflow import unwrap_prose
 from llmft_assets.chunking.tokens import CharCounter, TokenCounter, counter_for
-from llmft_assets.cleaning.dedup import DedupCandidate, Duplicate, find_duplicates, keep_rank
+from llmft_assets.cleaning.dedup import (
+    DedupCandidate,
+    Duplicate,
+    Fingerprint,
+    duplicates_among,
+    fingerprint,
+    keep_rank,
+)
 from llmft_assets.concurrency import in_order
 from llmft_assets.modeling.source import BUNDLED_SMOLLM2, load_tokenizer, resolve_model_source
 from llmft_assets.paths import cache_dir
@@ -56,6 +76,9 @@ CHUNK_SCHEMA = pa.schema(
     ]
 )
 _READ_AHEAD = 8  # cleaned documents fetched at once: an object store is slow per request
+SHARD_FORMAT = 1  # a shard's stored work; bump when its files change meaning, to redo all
+_CHUNKS, _DOCUMENTS, _DONE = "chunks.parquet", "documents.parquet", "DONE.json"
+_MERGE_ROWS = 128  # rows read (and fingerprints written) at a time per shard
 
 
 class ChunkingSettings(BaseModel):
@@ -90,6 +113,8 @@ class ChunkingReport(Report):
     chunks: int
     tokens: int
     short_tail_tokens_dropped: int
+    shards: int  # batches of cleaned documents, each chunked on its own
+    shards_reused: int  # of them, those whose stored work an earlier run left
 
 
 def token_counter(tokenizer: str) -> TokenCounter:
@@ -112,17 +137,12 @@ def open_chunks(path: Path) -> pq.ParquetFile:
 
 
 class StoredDocuments:
-    """The cleaned documents in the store, as rows, in doc_id order, read one file at a time
+    """Cleaned documents in the store, as rows, in the order of `keys`, read one file at a time
     (a few ahead, in threads) each time they are iterated; never all at once."""
 
-    def __init__(self, store: ArtifactStore) -> None:
+    def __init__(self, store: ArtifactStore, keys: Sequence[str]) -> None:
         self.store = store
-        prefix = f"{layout.CLEANED_FOLDER}/"
-        keys = [k for k in store.list_keys(layout.CLEANED_FOLDER) if k.endswith(".parquet")]
-        if not keys:
-            raise ValueError("no cleaned documents: materialize cleaned_documents first")
-        # Sorted by doc_id, not by key: "a-b.parquet" sorts before "a.parquet".
-        self.keys = sorted(keys, key=lambda k: k.removeprefix(prefix).removesuffix(".parquet"))
+        self.keys = list(keys)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         with ThreadPoolExecutor(_READ_AHEAD) as pool:
@@ -130,67 +150,283 @@ class StoredDocuments:
                 yield from rows
 
 
-def run_chunking(
-    documents: Iterable[Mapping[str, Any]], settings: ChunkingSettings, path: Path
-) -> ChunkingReport:
-    """Write the chunks of `documents` to the parquet file `path` (columns `CHUNK_COLUMNS`,
-    ordered by doc_id and position).
+@dataclass(frozen=True)
+class Shard:
+    """A part of the corpus chunked on its own: one batch of cleaned documents.
 
-    `documents` are rows as `cleaned_documents` stores them, in doc_id order. They are iterated
-    twice, never held together: once to find duplicates, once to chunk what is kept.
-    Raises ValueError when no chunk is left or the documents are out of doc_id order.
+    `version` changes whenever one of its documents does; `documents` are its rows as
+    `cleaned_documents` stores them, in doc_id order."""
+
+    name: str
+    version: str
+    documents: Iterable[Mapping[str, Any]]
+
+
+def stored_shards(store: ArtifactStore) -> list[Shard]:
+    """One shard per batch `cleaned_documents` stored, as its manifest lists the batch."""
+    shards = []
+    for key in store.list_keys(layout.CLEANED_BATCHES):
+        manifest = store.read_json(key)
+        documents: dict[str, str] = manifest["documents"]
+        version = hashlib.sha256(json.dumps(documents, sort_keys=True).encode()).hexdigest()
+        keys = [layout.cleaned_document(doc_id) for doc_id in sorted(documents)]
+        shards.append(Shard(manifest["batch"], version, StoredDocuments(store, keys)))
+    if not shards:
+        raise ValueError("no cleaned documents: materialize cleaned_documents first")
+    return shards
+
+
+def run_chunking(
+    shards: Sequence[Shard], settings: ChunkingSettings, store: ArtifactStore, path: Path
+) -> ChunkingReport:
+    """Write the chunks of the shards' documents to the parquet file `path` (columns
+    `CHUNK_COLUMNS`, ordered by doc_id and position), duplicates across all shards left out.
+
+    Each shard's work is kept in `store` and reused while its version and the settings that
+    shape chunks are unchanged; the work of shards no longer given is deleted. Raises
+    ValueError when no chunk is left, a shard's documents are out of doc_id order, or a
+    document is in two shards.
     """
     if settings.rows_per_group < 1:
         raise ValueError(f"rows_per_group must be at least 1, got {settings.rows_per_group}")
-    duplicates = find_duplicates(_candidates(documents), settings.near_duplicate_threshold)
-    dropped = {d.doc_id for d in duplicates}
-    counter = token_counter(settings.tokenizer)
-    kept = tokens = dropped_tokens = 0
-    with _ChunkWriter(path, settings.rows_per_group) as writer:
-        for doc in documents:
-            if doc["doc_id"] in dropped:
-                continue
-            kept += 1
-            text = text_to_chunk(doc["source"], doc["text"])
-            result = chunk_text(text, counter, settings.target_tokens, settings.min_tokens)
-            dropped_tokens += result.dropped_tokens
-            for position, (chunk, count) in enumerate(result.chunks):
-                tokens += count
-                writer.add(
-                    {
-                        "chunk_id": f"{doc['doc_id']}:{position:05d}",
-                        "doc_id": doc["doc_id"],
-                        "source": doc["source"],
-                        "title": doc["title"],
-                        "url": doc["url"],
-                        "language": doc["language"],
-                        "position": position,
-                        "text": chunk,
-                        "token_count": count,
-                    }
-                )
+    names = [shard.name for shard in shards]
+    if len(set(names)) != len(names):
+        raise ValueError(f"shard names repeat: {sorted(names)}")
+    counter: TokenCounter | None = None
+    markers = []
+    for shard in shards:
+        marker = _finished_shard(store, shard, settings)
+        if marker is None:
+            counter = counter or token_counter(settings.tokenizer)
+            marker = _chunk_shard(store, shard, settings, counter)
+        markers.append(marker)
+    _delete_other_shards(store, set(names))
+    with tempfile.TemporaryDirectory(prefix="llmft-shards-") as tmp:
+        local = [_ShardFiles.fetch(store, name, Path(tmp)) for name in names]
+        duplicates = duplicates_among(
+            _in_one_order(heapq.merge(*(f.fingerprints() for f in local), key=_doc_id)),
+            settings.near_duplicate_threshold,
+        )
+        dropped = {d.doc_id for d in duplicates}
+        tokens = 0
+        with _ChunkWriter(path, settings.rows_per_group) as writer:
+            for row in heapq.merge(*(f.chunks() for f in local), key=_chunk_order):
+                if row["doc_id"] not in dropped:
+                    tokens += row["token_count"]
+                    writer.add(row)
+        kept, tails = 0, 0
+        for f in local:
+            for doc_id, tail in f.short_tails():
+                if doc_id not in dropped:
+                    kept, tails = kept + 1, tails + tail
     if not writer.rows:
         raise ValueError("no chunks: every cleaned document was empty, rejected or a duplicate")
     return ChunkingReport(
-        tokenizer=counter.name,
+        tokenizer=markers[0]["tokenizer"],
         target_tokens=settings.target_tokens,
         min_tokens=settings.min_tokens,
         documents=kept,
         duplicates=tuple(duplicates),
         chunks=writer.rows,
         tokens=tokens,
-        short_tail_tokens_dropped=dropped_tokens,
+        short_tail_tokens_dropped=tails,
+        shards=len(shards),
+        shards_reused=sum(1 for m in markers if m["reused"]),
     )
 
 
-def _candidates(documents: Iterable[Mapping[str, Any]]) -> Iterator[DedupCandidate]:
-    """Each document as `find_duplicates` takes it, checking the doc_id order chunks keep."""
+def _shard_key(shard: Shard, settings: ChunkingSettings) -> str:
+    """What a shard's stored work depends on: its documents and the settings that shape
+    chunks (not the duplicate threshold, applied corpus-wide, nor the row groups)."""
+    inputs = {
+        "format": SHARD_FORMAT,
+        "version": shard.version,
+        "tokenizer": settings.tokenizer,
+        "target_tokens": settings.target_tokens,
+        "min_tokens": settings.min_tokens,
+    }
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+
+
+def _finished_shard(
+    store: ArtifactStore, shard: Shard, settings: ChunkingSettings
+) -> dict[str, Any] | None:
+    """The shard's completion marker, if its stored work is for this version and settings."""
+    try:
+        marker = store.read_json(f"{layout.chunk_shard(shard.name)}/{_DONE}")
+    except FileNotFoundError:
+        return None
+    if marker.get("key") != _shard_key(shard, settings):
+        return None
+    return {**marker, "reused": True}
+
+
+def _chunk_shard(
+    store: ArtifactStore, shard: Shard, settings: ChunkingSettings, counter: TokenCounter
+) -> dict[str, Any]:
+    """Chunk and fingerprint every document of the shard, store both, then the marker."""
+    folder = layout.chunk_shard(shard.name)
+    store.delete([f"{folder}/{_DONE}"])
+    documents = 0
+    with tempfile.TemporaryDirectory(prefix="llmft-shard-") as tmp:
+        chunks_path, documents_path = Path(tmp) / _CHUNKS, Path(tmp) / _DOCUMENTS
+        with (
+            _ChunkWriter(chunks_path, settings.rows_per_group) as chunks,
+            _DocumentWriter(documents_path) as fingerprints,
+        ):
+            for doc in _in_doc_id_order(shard.documents):
+                documents += 1
+                text = text_to_chunk(doc["source"], doc["text"])
+                result = chunk_text(text, counter, settings.target_tokens, settings.min_tokens)
+                for position, (chunk, count) in enumerate(result.chunks):
+                    chunks.add(
+                        {
+                            "chunk_id": f"{doc['doc_id']}:{position:05d}",
+                            "doc_id": doc["doc_id"],
+                            "source": doc["source"],
+                            "title": doc["title"],
+                            "url": doc["url"],
+                            "language": doc["language"],
+                            "position": position,
+                            "text": chunk,
+                            "token_count": count,
+                        }
+                    )
+                rank = keep_rank(doc["flags"], doc["char_count"])
+                fingerprints.add(
+                    fingerprint(DedupCandidate(doc["doc_id"], doc["text"], rank)),
+                    result.dropped_tokens,
+                )
+        store.write_file(f"{folder}/{_CHUNKS}", chunks_path)
+        store.write_file(f"{folder}/{_DOCUMENTS}", documents_path)
+    marker = {
+        "key": _shard_key(shard, settings),
+        "tokenizer": counter.name,
+        "documents": documents,
+        "chunks": chunks.rows,
+    }
+    store.write_json(f"{folder}/{_DONE}", marker)
+    return {**marker, "reused": False}
+
+
+def _delete_other_shards(store: ArtifactStore, names: set[str]) -> None:
+    prefix = f"{layout.CHUNK_SHARDS}/"
+    store.delete(
+        [
+            key
+            for key in store.list_keys(layout.CHUNK_SHARDS)
+            if key.removeprefix(prefix).split("/")[0] not in names
+        ]
+    )
+
+
+class _ShardFiles:
+    """A shard's stored work as local files, read a few hundred rows at a time."""
+
+    def __init__(self, chunks: Path, documents: Path) -> None:
+        self.chunks_path, self.documents_path = chunks, documents
+
+    @classmethod
+    def fetch(cls, store: ArtifactStore, name: str, tmp: Path) -> _ShardFiles:
+        folder = tmp / name
+        folder.mkdir()
+        key = layout.chunk_shard(name)
+        return cls(
+            store.local_file(f"{key}/{_CHUNKS}", folder),
+            store.local_file(f"{key}/{_DOCUMENTS}", folder),
+        )
+
+    def chunks(self) -> Iterator[dict[str, Any]]:
+        for batch in open_chunks(self.chunks_path).iter_batches(_MERGE_ROWS):
+            yield from batch.to_pylist()
+
+    def fingerprints(self) -> Iterator[Fingerprint]:
+        columns = ["doc_id", "rank", "digest", "signature"]
+        for batch in open_chunks(self.documents_path).iter_batches(_MERGE_ROWS, columns=columns):
+            for doc_id, rank, digest, signature in zip(
+                *(batch.column(c).to_pylist() for c in columns), strict=True
+            ):
+                minhash = np.frombuffer(signature, dtype=np.uint64) if signature else None
+                yield Fingerprint(doc_id, tuple(rank), digest, minhash)
+
+    def short_tails(self) -> Iterator[tuple[str, int]]:
+        columns = ["doc_id", "short_tail_tokens_dropped"]
+        for batch in open_chunks(self.documents_path).iter_batches(_MERGE_ROWS, columns=columns):
+            yield from zip(*(batch.column(c).to_pylist() for c in columns), strict=True)
+
+
+class _DocumentWriter:
+    """A shard's per-document table: its dedup fingerprint and the tokens its short last chunk
+    lost, written a few hundred rows at a time."""
+
+    SCHEMA = pa.schema(
+        [
+            ("doc_id", pa.large_string()),
+            ("rank", pa.list_(pa.int64())),
+            ("digest", pa.binary()),
+            ("signature", pa.binary()),  # empty for a text under five words
+            ("short_tail_tokens_dropped", pa.int64()),
+        ]
+    )
+
+    def __init__(self, path: Path) -> None:
+        self._writer = pq.ParquetWriter(path, self.SCHEMA, compression="zstd")
+        self._buffer: list[dict[str, object]] = []
+
+    def add(self, document: Fingerprint, short_tail_tokens_dropped: int) -> None:
+        signature = b"" if document.signature is None else document.signature.tobytes()
+        self._buffer.append(
+            {
+                "doc_id": document.doc_id,
+                "rank": list(document.rank),
+                "digest": document.digest,
+                "signature": signature,
+                "short_tail_tokens_dropped": short_tail_tokens_dropped,
+            }
+        )
+        if len(self._buffer) >= _MERGE_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._buffer:
+            self._writer.write_table(pa.Table.from_pylist(self._buffer, schema=self.SCHEMA))
+            self._buffer = []
+
+    def __enter__(self) -> _DocumentWriter:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is None:
+            self._flush()
+        self._writer.close()
+
+
+def _doc_id(document: Fingerprint) -> str:
+    return document.doc_id
+
+
+def _chunk_order(row: Mapping[str, Any]) -> tuple[str, int]:
+    return row["doc_id"], row["position"]
+
+
+def _in_doc_id_order(documents: Iterable[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
+    """`documents`, checked to come in the doc_id order chunks keep."""
     previous: str | None = None
     for doc in documents:
         if previous is not None and doc["doc_id"] <= previous:
             raise ValueError(f"documents out of doc_id order: {doc['doc_id']!r} after {previous!r}")
         previous = doc["doc_id"]
-        yield DedupCandidate(doc["doc_id"], doc["text"], keep_rank(doc["flags"], doc["char_count"]))
+        yield doc
+
+
+def _in_one_order(merged: Iterable[Fingerprint]) -> Iterator[Fingerprint]:
+    """The shards' fingerprints merged by doc_id, checked to name each document once."""
+    previous: str | None = None
+    for document in merged:
+        if document.doc_id == previous:
+            raise ValueError(f"document {previous!r} is in two shards")
+        previous = document.doc_id
+        yield document
 
 
 class _ChunkWriter:
@@ -235,5 +471,7 @@ class _ChunkWriter:
     ) -> None:
         if kind is None:
             self._flush()
+            if self._writer is None:  # no rows: a file of no rows, which a shard may hold
+                pq.write_table(CHUNK_SCHEMA.empty_table(), self.path, compression="zstd")
         if self._writer is not None:
             self._writer.close()

@@ -11,9 +11,9 @@ import pyarrow.parquet as pq
 from llmft_assets.chunking.stage import (
     ChunkingReport,
     ChunkingSettings,
-    StoredDocuments,
     open_chunks,
     run_chunking,
+    stored_shards,
 )
 from llmft_assets.defs.ingestion import DATA_TEAM, cleaned_documents
 from llmft_assets.defs.metadata import distribution, markdown_table, stored
@@ -42,7 +42,7 @@ def text_chunks(
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "chunks.parquet"
         try:
-            report = run_chunking(StoredDocuments(store), config, path)
+            report = run_chunking(stored_shards(store), config, store, path)
         except ValueError as error:
             raise dg.Failure(str(error)) from error
         info = store.write_file(layout.CHUNKS, path)
@@ -51,6 +51,8 @@ def text_chunks(
     return dg.MaterializeResult(
         metadata={
             "documents": report.documents,
+            "shards": report.shards,
+            "shards_reused": report.shards_reused,
             "duplicates_dropped": len(report.duplicates),
             "duplicates": markdown_table(
                 ("dropped", "duplicate of", "kind", "similarity"),

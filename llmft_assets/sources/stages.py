@@ -136,11 +136,13 @@ def run_fetch(
 
 def run_cleaning(store: ArtifactStore, batches: Sequence[str]) -> CleaningReport:
     """Clean the raw bytes of each document in `batches` into a one-row table of its text and
-    hashes."""
+    hashes, and list each batch's stored documents in its manifest (written last, so a
+    manifest names only files that are in place)."""
     catalog = read_catalog(store)
     doc_ids = documents_in(catalog, batches)
     cleaned: list[CleanedSummary] = []
     rejected: dict[str, str] = {}
+    manifests: dict[str, dict[str, str]] = {batch: {} for batch in batches}
     for doc_id in doc_ids:
         key = layout.cleaned_document(doc_id)
         data = None
@@ -151,7 +153,8 @@ def run_cleaning(store: ArtifactStore, batches: Sequence[str]) -> CleaningReport
             rejected[doc_id] = str(error)
             set_aside(store, CLEANING_STAGE, doc_id, key, str(error), data)
             continue
-        store.write_table(key, pd.DataFrame([document.as_row()]))
+        info = store.write_table(key, pd.DataFrame([document.as_row()]))
+        manifests[catalog[doc_id].batch][doc_id] = info.sha256
         clear_rejection(store, CLEANING_STAGE, doc_id)
         cleaned.append(
             CleanedSummary(
@@ -163,6 +166,8 @@ def run_cleaning(store: ArtifactStore, batches: Sequence[str]) -> CleaningReport
                 opening=document.text[:_OPENING_CHARS],
             )
         )
+    for batch, documents in manifests.items():
+        store.write_json(layout.cleaned_batch(batch), {"batch": batch, "documents": documents})
     return CleaningReport(documents=len(doc_ids), cleaned=tuple(cleaned), rejected=rejected)
 
 

@@ -5,8 +5,11 @@ from llmft_assets.sources.registry import source_of
 
 CATALOG = "document_catalog/catalog.parquet"
 CLEANED_FOLDER = "cleaned_documents"
+# Per batch, what its last cleaning stored: doc_id -> SHA-256 of the document's file.
+CLEANED_BATCHES = f"{CLEANED_FOLDER}/batches"
 CHUNKS = "text_chunks/chunks.parquet"
 CHUNKING_SPEC = "text_chunks/spec.json"  # the ChunkingReport
+CHUNK_SHARDS = "text_chunks/shards"  # one folder per batch, reused while the batch is unchanged
 DATASET = "training_dataset"
 DATASET_INFO = "llmft.json"  # inside the dataset folder: its DatasetReport (format, splits)
 BASE_MODEL = "base_model"
@@ -29,6 +32,14 @@ def raw_document(doc_id: str) -> str:
 
 def cleaned_document(doc_id: str) -> str:
     return f"{CLEANED_FOLDER}/{doc_id}.parquet"
+
+
+def cleaned_batch(batch: str) -> str:
+    return f"{CLEANED_BATCHES}/{batch}.json"
+
+
+def chunk_shard(batch: str) -> str:
+    return f"{CHUNK_SHARDS}/{batch}"
 
 
 def rejected_folder(stage: str) -> str:

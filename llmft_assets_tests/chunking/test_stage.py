@@ -1,7 +1,10 @@
-"""run_chunking: which copy of a duplicate is kept, which text is reflowed, what it reports."""
+"""run_chunking: which copy of a duplicate is kept, which text is reflowed, what it reports,
+and how its shards are kept, reused and merged."""
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import io
 import json
 import random
@@ -20,8 +23,9 @@ from llmft_assets.chunking.stage import (
     CHUNK_COLUMNS,
     ChunkingReport,
     ChunkingSettings,
-    StoredDocuments,
+    Shard,
     run_chunking,
+    stored_shards,
     text_to_chunk,
     token_counter,
 )
@@ -59,18 +63,28 @@ def documents(*rows: dict[str, object]) -> list[dict[str, object]]:
     return sorted(rows, key=lambda row: row["doc_id"])
 
 
+def shard(name: str, docs: list[dict[str, object]]) -> Shard:
+    """A shard of `docs`, versioned by their content as a batch manifest versions it."""
+    version = hashlib.sha256(json.dumps(docs, sort_keys=True).encode()).hexdigest()
+    return Shard(name, version, docs)
+
+
+def fresh_store(folder: Path) -> ArtifactStore:
+    return ArtifactStore(LocalBackend(folder / "store"), folder / "cache")
+
+
 Chunked = Callable[..., tuple[pd.DataFrame, ChunkingReport]]
 
 
 @pytest.fixture
 def chunked(tmp_path: Path) -> Chunked:
-    """run_chunking, with the chunks it wrote read back."""
+    """run_chunking of the documents as one shard, with the chunks it wrote read back."""
 
     def run(
         docs: list[dict[str, object]], settings: ChunkingSettings = SETTINGS
     ) -> tuple[pd.DataFrame, ChunkingReport]:
         path = tmp_path / "chunks.parquet"
-        report = run_chunking(docs, settings, path)
+        report = run_chunking([shard("all", docs)], settings, fresh_store(tmp_path), path)
         return pd.read_parquet(path), report
 
     return run
@@ -193,7 +207,7 @@ def test_streamed_chunks_are_the_rows_the_in_memory_stage_built(
 ) -> None:
     settings = SETTINGS.model_copy(update={"rows_per_group": rows_per_group})
     path = tmp_path / "chunks.parquet"
-    report = run_chunking(MIXED, settings, path)
+    report = run_chunking([shard("all", MIXED)], settings, fresh_store(tmp_path), path)
     expected = in_memory_chunks(MIXED, settings)
     pd.testing.assert_frame_equal(pd.read_parquet(path), expected)
     groups = pq.ParquetFile(path).metadata.num_row_groups
@@ -203,34 +217,131 @@ def test_streamed_chunks_are_the_rows_the_in_memory_stage_built(
 
 
 def test_in_one_row_group_the_file_is_the_bytes_to_parquet_wrote(tmp_path: Path) -> None:
-    run_chunking(MIXED, SETTINGS, tmp_path / "chunks.parquet")
+    path = tmp_path / "chunks.parquet"
+    run_chunking([shard("all", MIXED)], SETTINGS, fresh_store(tmp_path), path)
     buffer = io.BytesIO()
     in_memory_chunks(MIXED, SETTINGS).to_parquet(buffer, index=False, compression="zstd")
-    assert (tmp_path / "chunks.parquet").read_bytes() == buffer.getvalue()
+    assert path.read_bytes() == buffer.getvalue()
 
 
 def test_documents_out_of_doc_id_order_are_refused(tmp_path: Path) -> None:
+    backwards = [shard("all", list(reversed(MIXED)))]
     with pytest.raises(ValueError, match="out of doc_id order"):
-        run_chunking(list(reversed(MIXED)), SETTINGS, tmp_path / "chunks.parquet")
+        run_chunking(backwards, SETTINGS, fresh_store(tmp_path), tmp_path / "chunks.parquet")
 
 
-def test_stored_documents_come_one_file_at_a_time_in_doc_id_order(tmp_path: Path) -> None:
-    store = ArtifactStore(LocalBackend(tmp_path / "store"), tmp_path / "cache")
-    for doc in MIXED:
-        store.write_table(layout.cleaned_document(doc["doc_id"]), pd.DataFrame([doc]))
-    stored = StoredDocuments(store)
+def test_a_document_in_two_shards_is_refused(tmp_path: Path) -> None:
+    twice = [shard("a", MIXED[:3]), shard("b", MIXED[2:])]
+    with pytest.raises(ValueError, match="in two shards"):
+        run_chunking(twice, SETTINGS, fresh_store(tmp_path), tmp_path / "chunks.parquet")
+
+
+def store_cleaned_batch(store: ArtifactStore, batch: str, docs: list[dict[str, object]]) -> None:
+    """Documents and their batch's manifest, as `cleaned_documents` stores them."""
+    listed = {}
+    for doc in docs:
+        key = layout.cleaned_document(str(doc["doc_id"]))
+        listed[doc["doc_id"]] = store.write_table(key, pd.DataFrame([doc])).sha256
+    store.write_json(layout.cleaned_batch(batch), {"batch": batch, "documents": listed})
+
+
+def test_stored_batches_are_shards_read_one_file_at_a_time_in_doc_id_order(
+    tmp_path: Path,
+) -> None:
+    store = fresh_store(tmp_path)
+    store_cleaned_batch(store, "blog-batch-00000", MIXED)
+    store.write_table(layout.cleaned_document("blog-stale"), pd.DataFrame([MIXED[0]]))
+    [stored] = stored_shards(store)  # only what a manifest lists
     ids = [doc["doc_id"] for doc in MIXED]
     assert ids.index("gutenberg-c") < ids.index("gutenberg-c-copy")  # unlike their file names
-    assert [doc["doc_id"] for doc in stored] == ids
-    assert list(stored) == MIXED  # every field, and again: the stage reads them twice
-    report = run_chunking(stored, SETTINGS, tmp_path / "chunks.parquet")
-    assert report == run_chunking(MIXED, SETTINGS, tmp_path / "again.parquet")
+    assert [doc["doc_id"] for doc in stored.documents] == ids
+    assert list(stored.documents) == MIXED  # every field
+    report = run_chunking([stored], SETTINGS, store, tmp_path / "chunks.parquet")
+    again = run_chunking(
+        [shard("all", MIXED)], SETTINGS, fresh_store(tmp_path / "2"), tmp_path / "again.parquet"
+    )
+    assert report == again
+    store_cleaned_batch(store, "blog-batch-00000", MIXED[1:])
+    [changed] = stored_shards(store)
+    assert changed.version != stored.version
 
 
 def test_no_cleaned_documents_is_an_error(tmp_path: Path) -> None:
-    store = ArtifactStore(LocalBackend(tmp_path / "store"), tmp_path / "cache")
     with pytest.raises(ValueError, match="materialize cleaned_documents first"):
-        StoredDocuments(store)
+        stored_shards(fresh_store(tmp_path))
+
+
+class CountedShard:
+    """A shard's documents that count how often they are read, and can fail midway once."""
+
+    def __init__(self, docs: list[dict[str, object]], fail_after: int | None = None) -> None:
+        self.docs, self.fail_after, self.reads = docs, fail_after, 0
+
+    def __iter__(self) -> Iterator[dict[str, object]]:
+        self.reads += 1
+        for i, doc in enumerate(self.docs):
+            if i == self.fail_after:
+                self.fail_after = None
+                raise RuntimeError("killed midway")
+            yield doc
+
+
+def shards_of(docs: list[dict[str, object]], fail_in: int | None = None) -> list[Shard]:
+    """`docs` in three shards, each in doc_id order, duplicates split across them (the third
+    fails after one document, once, if `fail_in` names it)."""
+    parts = [docs[0::3], docs[1::3], docs[2::3]]
+    failing = {fail_in: 1} if fail_in is not None else {}
+    return [
+        Shard(f"s{i}", shard(f"s{i}", part).version, CountedShard(part, failing.get(i)))
+        for i, part in enumerate(parts)
+    ]
+
+
+def test_any_sharding_gives_the_chunks_of_one_shard(tmp_path: Path) -> None:
+    store = fresh_store(tmp_path)
+    whole = run_chunking([shard("all", MIXED)], SETTINGS, store, tmp_path / "whole.parquet")
+    sharded = run_chunking(shards_of(MIXED), SETTINGS, store, tmp_path / "sharded.parquet")
+    assert {d.doc_id for d in sharded.duplicates} == {"gutenberg-a", "gutenberg-c-copy"}
+    assert (tmp_path / "sharded.parquet").read_bytes() == (tmp_path / "whole.parquet").read_bytes()
+    assert sharded.shards == 3 and sharded.shards_reused == 0
+    assert dataclasses.replace(sharded, shards=1) == whole
+    # The shard of the first run is gone: only the shards last given keep stored work.
+    assert {k.split("/")[2] for k in store.list_keys(layout.CHUNK_SHARDS)} == {"s0", "s1", "s2"}
+
+
+def test_a_crash_midway_resumes_without_redoing_the_finished_shards(tmp_path: Path) -> None:
+    store = fresh_store(tmp_path)
+    shards = shards_of(MIXED, fail_in=2)
+    with pytest.raises(RuntimeError, match="killed midway"):
+        run_chunking(shards, SETTINGS, store, tmp_path / "chunks.parquet")
+    resumed = run_chunking(shards, SETTINGS, store, tmp_path / "chunks.parquet")
+    assert [s.documents.reads for s in shards] == [1, 1, 2]  # the third alone was read again
+    assert resumed.shards_reused == 2
+    uninterrupted = run_chunking(
+        shards_of(MIXED), SETTINGS, fresh_store(tmp_path / "2"), tmp_path / "again.parquet"
+    )
+    assert dataclasses.replace(resumed, shards_reused=0) == uninterrupted
+    assert (tmp_path / "chunks.parquet").read_bytes() == (tmp_path / "again.parquet").read_bytes()
+
+
+def test_a_rerun_redoes_only_the_shards_whose_documents_or_chunk_settings_changed(
+    tmp_path: Path,
+) -> None:
+    store = fresh_store(tmp_path)
+    path = tmp_path / "chunks.parquet"
+    first = run_chunking(shards_of(MIXED), SETTINGS, store, path)
+    unchanged = shards_of(MIXED)
+    assert run_chunking(unchanged, SETTINGS, store, path).shards_reused == 3
+    assert [s.documents.reads for s in unchanged] == [0, 0, 0]
+
+    edited = [*MIXED[:4], {**MIXED[4], "text": prose("teapot", 25)}, *MIXED[5:]]  # in s1
+    rerun = run_chunking(shards_of(edited), SETTINGS, store, path)
+    assert rerun.shards_reused == 2 and rerun.tokens != first.tokens
+
+    stricter = SETTINGS.model_copy(update={"near_duplicate_threshold": 0.99})
+    assert run_chunking(shards_of(edited), stricter, store, path).shards_reused == 3
+    smaller = SETTINGS.model_copy(update={"target_tokens": 32})
+    assert run_chunking(shards_of(edited), smaller, store, path).shards_reused == 0
 
 
 class SyntheticCorpus:
@@ -258,7 +369,8 @@ def test_peak_memory_does_not_grow_with_the_corpus(tmp_path: Path) -> None:
     assert text > 4 * bound  # what the stage held at once before: every document and chunk
     tracemalloc.start()
     try:
-        report = run_chunking(corpus, settings, tmp_path / "chunks.parquet")
+        shards = [Shard("corpus", "v1", corpus)]
+        report = run_chunking(shards, settings, fresh_store(tmp_path), tmp_path / "chunks.parquet")
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

@@ -103,7 +103,13 @@ def test_a_corpus_is_tracked_in_batches_of_the_configured_size(deployment: Deplo
     cleaned = deployment.materialize([cleaned_documents], partition="blog-batch-00002")
     [meta] = materializations(cleaned, "cleaned_documents").values()
     assert (meta["documents"], meta["cleaned"]) == (3, 3)
-    assert len(deployment.store.list_keys(layout.CLEANED_FOLDER)) == 3
+    manifest = deployment.store.read_json(layout.cleaned_batch("blog-batch-00002"))
+    assert len(manifest["documents"]) == 3
+    cleaned_files = [layout.cleaned_document(doc_id) for doc_id in manifest["documents"]]
+    assert set(deployment.store.list_keys(layout.CLEANED_FOLDER)) == {
+        *cleaned_files,
+        layout.cleaned_batch("blog-batch-00002"),
+    }
 
 
 def test_ingestion_cleans_every_document_in_one_run_per_partition_set(
@@ -167,6 +173,8 @@ def test_bad_documents_are_set_aside_with_reasons_and_the_run_goes_on(
     kept = store.read_bytes(layout.rejected_bytes("cleaned_documents", "blog-binary"))
     assert kept == (deployment.posts / "binary.html").read_bytes()  # kept for inspection
     assert not store.exists(layout.cleaned_document("blog-binary"))
+    listed = store.read_json(layout.cleaned_batch("blog-batch-00000"))["documents"]
+    assert len(listed) == 3 and "blog-binary" not in listed  # what text_chunks will read
 
     # Fixed at its source, a document is taken again by re-running its batch (the catalog
     # says which), and is no longer set aside.
@@ -176,6 +184,9 @@ def test_bad_documents_are_set_aside_with_reasons_and_the_run_goes_on(
         deployment.materialize([asset], partition=catalog["blog-binary"])
     assert store.exists(layout.cleaned_document("blog-binary"))
     assert not store.exists(layout.rejection("cleaned_documents", "blog-binary"))
+    assert (
+        "blog-binary" in store.read_json(layout.cleaned_batch(catalog["blog-binary"]))["documents"]
+    )
 
 
 def test_rerunning_ingestion_gives_the_same_result(deployment: Deployment) -> None:
@@ -184,7 +195,9 @@ def test_rerunning_ingestion_gives_the_same_result(deployment: Deployment) -> No
     first = {k: store.read_bytes(k) for k in store.list_keys(layout.CLEANED_FOLDER)}
     deployment.ingest()
     second = {k: store.read_bytes(k) for k in store.list_keys(layout.CLEANED_FOLDER)}
-    assert first.keys() == second.keys() and len(first) == 6
+    assert first.keys() == second.keys() and len(first) == 6 + 2  # two batches' manifests
+    for key in store.list_keys(layout.CLEANED_BATCHES):
+        assert first.pop(key) == second[key]  # the same files, byte for byte
     for key in first:
         pd.testing.assert_frame_equal(
             pd.read_parquet(io.BytesIO(first[key])), pd.read_parquet(io.BytesIO(second[key]))

@@ -120,7 +120,8 @@ def test_the_whole_graph_lands_in_s3_and_survives_an_outage(
     assert {k.split("/")[0] for k in keys} == {*ALL_ASSETS, "reports"} - {"notes_text"}
     assert len(store.read_table(layout.CATALOG)) == 6
     assert all(store.read_bytes(k) for k in keys if k.startswith(("blog_posts_html/", "gutenberg")))
-    assert len(store.list_keys(layout.CLEANED_FOLDER)) == 6
+    assert len(store.list_keys(layout.CLEANED_FOLDER)) == 6 + 2  # and two batches' manifests
+    assert len(store.list_keys(layout.CHUNK_SHARDS)) == 2 * 3  # per batch: two tables, a marker
     assert len(store.read_table(layout.CHUNKS)) > 0
     dataset = load_from_disk(str(store.read_tree(layout.DATASET)))
     assert len(dataset["train"]) and len(dataset["validation"])
