@@ -18,8 +18,9 @@ The partitioned assets and their partition sets come from the code under test
 script runs on one partition per document as on batches of documents. An asset whose backfill
 policy is not single-run gets one command per partition (`--partition KEY`), as the pipeline
 command does, since Dagster's CLI refuses a range for it. Then a few new posts, the catalog
-again, one evaluation of the automation conditions (an automation tick), and the webserver's
-answer to each asset's page (`ASSET_PAGE_QUERY`), timed.
+again, one evaluation of the automation conditions (an automation tick), the new posts' batch
+fetched and cleaned and `text_chunks,training_dataset` again (every other batch's shard
+reused), and the webserver's answer to each asset's page (`ASSET_PAGE_QUERY`), timed.
 
 Per step it prints documents, raw MB, wall seconds, work seconds (the run's step durations as
 Dagster's step stats record them), function seconds (each step until its first output event),
@@ -62,9 +63,11 @@ SAMPLES = REPO / "llmft_assets" / "sample_data"
 CODE_LOCATION = "llmft_assets.definitions"
 LAST_DATA_ASSET = "training_dataset"  # the data half ends here; the model half is not run
 NEW_POSTS = 20  # posts added after the first run, before the catalog again and the tick
+BLOG_BATCHES = "blog_post_batches"
 NEAR_DUPLICATE_EVERY = 50  # every 50th post is the previous one with a sentence added
 BAD_EVERY = 200  # every 200th post is a bad file (offset from the near duplicates)
-SET_ASIDE = ("rejected", "duplicates_dropped")  # materialization metadata the report sums
+SET_ASIDE = ("rejected", "duplicates_dropped")  # what the report says was set aside
+SUMMED = (*SET_ASIDE, "shards", "shards_reused")  # materialization metadata the report sums
 # What the UI's page of an asset asks the webserver for: its partitions' status and its latest
 # materializations with their metadata (a representative subset of the page's queries).
 ASSET_PAGE_QUERY = """
@@ -376,9 +379,9 @@ def probe(what: str, argument: str) -> None:
                     if e.is_dagster_event and e.dagster_event_type.value == "ASSET_MATERIALIZATION"
                 ]
                 result[run_id] = {
-                    "set_aside": {
+                    "summed": {
                         key: sum(int(m[key].value) for m in materializations if key in m)
-                        for key in SET_ASIDE
+                        for key in SUMMED
                     },
                     "status": instance.get_run_by_id(run_id).status.value,
                     "work_s": sum(s.end_time - s.start_time for s in stats if s.end_time),
@@ -450,8 +453,9 @@ class Stage:
     run_ids: list[str] = field(default_factory=list)
     ok: bool = True
     fixed_cost_probe: bool = False  # a command of almost no per-document bookkeeping
+    repeat: bool = False  # a stage run again over documents counted before
     event_types: dict = field(default_factory=dict)
-    set_aside: Counter = field(default_factory=Counter)  # SET_ASIDE metadata, summed
+    summed: Counter = field(default_factory=Counter)  # SUMMED metadata of its runs
 
     def per_document_ms(self, seconds: float | None) -> float | None:
         if seconds is None or not self.documents:
@@ -648,7 +652,7 @@ class Revision:
                 stage.events = sum(f["events"] for f in ours)
                 types = sum((Counter(f["event_types"]) for f in ours), Counter())
                 stage.event_types = dict(types.most_common(6))
-                stage.set_aside = sum((Counter(f["set_aside"]) for f in ours), Counter())
+                stage.summed = sum((Counter(f["summed"]) for f in ours), Counter())
 
     def automation_tick(self) -> None:
         """New posts, the catalog again, then one automation evaluation with the cursor of one
@@ -664,9 +668,22 @@ class Revision:
         self.stages.append(stage)
         self.materialize(stage, ["document_catalog"], [])
         after = self.probe("tick", str(cursor))
+        self.tick = {"quiet": quiet, "after": after, "new_posts": NEW_POSTS}
+        self.add_new_batch(documents, megabytes)
         for path in new_files:
             path.unlink()  # the next revision starts from the same corpus
-        self.tick = {"quiet": quiet, "after": after, "new_posts": NEW_POSTS}
+
+    def add_new_batch(self, documents: int, megabytes: float) -> None:
+        """The new posts' batch fetched and cleaned, then the corpus-wide stages again: what a
+        day's new documents cost once the corpus is in."""
+        [new_batch] = self.probe("keys", [BLOG_BATCHES])[BLOG_BATCHES][-1:]
+        batch = Stage("new batch, fetch + clean", NEW_POSTS, 0.0, partitions=1)
+        self.stages.append(batch)
+        for asset in ("blog_posts_html", "cleaned_documents"):
+            self.materialize(batch, [asset], ["--partition", new_batch])
+        again = Stage("text_chunks,training_dataset again", documents, megabytes, repeat=True)
+        self.stages.append(again)
+        self.materialize(again, ["text_chunks", "training_dataset"], [])
 
     def time_asset_pages(self, assets: list[str]) -> None:
         """Start the webserver on the instance and time what each asset's page asks of it,
@@ -768,13 +785,20 @@ def report(revision: Revision) -> None:
     set_aside = ", ".join(
         f"{s.name} {key.replace('_', ' ')} {count}"
         for s in revision.stages
-        for key, count in s.set_aside.items()
-        if count
+        for key, count in s.summed.items()
+        if count and key in SET_ASIDE and not s.repeat
     )
     print(
         f"  set aside: {set_aside or 'nothing'} (planted: {c.bad_files} bad files,"
         f" {c.near_duplicates} near duplicates)"
     )
+    shards = "; ".join(
+        f"{s.name}: {s.summed['shards']} ({s.summed['shards_reused']} reused)"
+        for s in revision.stages
+        if s.summed["shards"]
+    )
+    if shards:
+        print(f"  text_chunks shards: {shards}")
     for s in revision.stages:
         if s.event_types:
             print(f"  events of {s.name}: {s.event_types}")
