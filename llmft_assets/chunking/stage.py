@@ -76,7 +76,9 @@ CHUNK_SCHEMA = pa.schema(
     ]
 )
 _READ_AHEAD = 8  # cleaned documents fetched at once: an object store is slow per request
-SHARD_FORMAT = 1  # a shard's stored work; bump when its files change meaning, to redo all
+# Part of every shard's key: bump it when a shard's files, or what the chunker, the reflow
+# or the fingerprints make of the same documents, change, so that every shard is redone.
+SHARD_FORMAT = 1
 _CHUNKS, _DOCUMENTS, _DONE = "chunks.parquet", "documents.parquet", "DONE.json"
 _MERGE_ROWS = 128  # rows read (and fingerprints written) at a time per shard
 
