@@ -453,7 +453,7 @@ class Stage:
     run_ids: list[str] = field(default_factory=list)
     ok: bool = True
     fixed_cost_probe: bool = False  # a command of almost no per-document bookkeeping
-    repeat: bool = False  # a stage run again over documents counted before
+    later: bool = False  # after the first run: not counted against what was planted
     event_types: dict = field(default_factory=dict)
     summed: Counter = field(default_factory=Counter)  # SUMMED metadata of its runs
 
@@ -677,11 +677,11 @@ class Revision:
         """The new posts' batch fetched and cleaned, then the corpus-wide stages again: what a
         day's new documents cost once the corpus is in."""
         [new_batch] = self.probe("keys", [BLOG_BATCHES])[BLOG_BATCHES][-1:]
-        batch = Stage("new batch, fetch + clean", NEW_POSTS, 0.0, partitions=1)
+        batch = Stage("new batch: fetch + clean", NEW_POSTS, 0.0, partitions=1, later=True)
         self.stages.append(batch)
         for asset in ("blog_posts_html", "cleaned_documents"):
             self.materialize(batch, [asset], ["--partition", new_batch])
-        again = Stage("text_chunks,training_dataset again", documents, megabytes, repeat=True)
+        again = Stage("again: chunks + dataset", documents, megabytes, later=True)
         self.stages.append(again)
         self.materialize(again, ["text_chunks", "training_dataset"], [])
 
@@ -786,7 +786,7 @@ def report(revision: Revision) -> None:
         f"{s.name} {key.replace('_', ' ')} {count}"
         for s in revision.stages
         for key, count in s.summed.items()
-        if count and key in SET_ASIDE and not s.repeat
+        if count and key in SET_ASIDE and not s.later
     )
     print(
         f"  set aside: {set_aside or 'nothing'} (planted: {c.bad_files} bad files,"
