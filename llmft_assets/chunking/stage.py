@@ -9,7 +9,8 @@ chunked and fingerprinted for deduplication (the costly part: tokenizing and Min
 stored under `text_chunks/shards/<batch>/`, with a completion marker written last; a later
 run reuses every shard whose batch and chunk settings are unchanged. So a crash midway
 resumes at the first unfinished shard, and new documents (which always make new batches)
-cost their own shard, not the whole corpus again. Corpus-wide, duplicates are then found
+cost their own shard, not the whole corpus again. Shards that need the work are chunked in
+worker processes side by side (`workers`). Corpus-wide, duplicates are then found
 among every shard's fingerprints and the shards' chunks merged in doc_id order into one
 parquet file, one row group at a time: the chunk file is the same whatever the shards.
 
@@ -20,12 +21,15 @@ document.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import heapq
 import json
+import multiprocessing
+import os
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -95,6 +99,12 @@ class ChunkingSettings(BaseModel):
         default=0.8,
         description="Estimated word 5-gram Jaccard above which documents are duplicates.",
     )
+    workers: int = Field(
+        default=0,
+        ge=0,
+        description="Processes that chunk shards side by side (each loads the tokenizer and"
+        " holds one document at a time); 0 (auto): one per CPU core this process may use.",
+    )
     rows_per_group: int = Field(
         default=4096,
         description="Chunks held in memory before they are written as one parquet row group:"
@@ -119,8 +129,9 @@ class ChunkingReport(Report):
     shards_reused: int  # of them, those whose stored work an earlier run left
 
 
+@functools.cache
 def token_counter(tokenizer: str) -> TokenCounter:
-    """The counter `ChunkingSettings.tokenizer` names."""
+    """The counter `ChunkingSettings.tokenizer` names (loaded once per process)."""
     if tokenizer == CHARACTERS:
         return CharCounter()
     loaded = load_tokenizer(resolve_model_source(tokenizer), cache_dir())
@@ -194,14 +205,7 @@ def run_chunking(
     names = [shard.name for shard in shards]
     if len(set(names)) != len(names):
         raise ValueError(f"shard names repeat: {sorted(names)}")
-    counter: TokenCounter | None = None
-    markers = []
-    for shard in shards:
-        marker = _finished_shard(store, shard, settings)
-        if marker is None:
-            counter = counter or token_counter(settings.tokenizer)
-            marker = _chunk_shard(store, shard, settings, counter)
-        markers.append(marker)
+    markers = _chunk_shards(shards, settings, store)
     _delete_other_shards(store, set(names))
     with tempfile.TemporaryDirectory(prefix="llmft-shards-") as tmp:
         local = [_ShardFiles.fetch(store, name, Path(tmp)) for name in names]
@@ -250,6 +254,26 @@ def _shard_key(shard: Shard, settings: ChunkingSettings) -> str:
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
 
 
+def _chunk_shards(
+    shards: Sequence[Shard], settings: ChunkingSettings, store: ArtifactStore
+) -> list[dict[str, Any]]:
+    """Every shard's completion marker: reused, or made by chunking the shard, in worker
+    processes when more than one shard needs it and more than one worker may run."""
+    markers = {shard.name: _finished_shard(store, shard, settings) for shard in shards}
+    pending = [shard for shard in shards if markers[shard.name] is None]
+    workers = min(settings.workers or len(os.sched_getaffinity(0)), len(pending))
+    if workers > 1:
+        plain = ChunkingSettings.model_validate(settings.model_dump())  # not the run config
+        # spawn, not fork: the step's process runs threads (Dagster's, boto3's).
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            futures = {s.name: pool.submit(_chunk_shard, store, s, plain) for s in pending}
+            markers.update((name, future.result()) for name, future in futures.items())
+    else:
+        markers.update((s.name, _chunk_shard(store, s, settings)) for s in pending)
+    return [markers[shard.name] for shard in shards]
+
+
 def _finished_shard(
     store: ArtifactStore, shard: Shard, settings: ChunkingSettings
 ) -> dict[str, Any] | None:
@@ -263,10 +287,9 @@ def _finished_shard(
     return {**marker, "reused": True}
 
 
-def _chunk_shard(
-    store: ArtifactStore, shard: Shard, settings: ChunkingSettings, counter: TokenCounter
-) -> dict[str, Any]:
+def _chunk_shard(store: ArtifactStore, shard: Shard, settings: ChunkingSettings) -> dict[str, Any]:
     """Chunk and fingerprint every document of the shard, store both, then the marker."""
+    counter = token_counter(settings.tokenizer)
     folder = layout.chunk_shard(shard.name)
     store.delete([f"{folder}/{_DONE}"])
     documents = 0

@@ -108,9 +108,14 @@ class S3Backend:
     def __init__(self, bucket: str, prefix: str = "", endpoint_url: str | None = None) -> None:
         self.bucket = bucket
         self.prefix = prefix.strip("/")
+        self.endpoint_url = endpoint_url
         # Credentials come from the standard AWS chain (environment, profile, role), never
         # from configuration, so they stay out of run config and logs.
         self.client = boto3.client("s3", endpoint_url=endpoint_url or None, config=_S3_CONFIG)
+
+    def __reduce__(self) -> tuple[type[S3Backend], tuple[str, str, str | None]]:
+        """Sent to a worker process as its settings; the worker makes its own client."""
+        return S3Backend, (self.bucket, self.prefix, self.endpoint_url)
 
     def _name(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key

@@ -309,12 +309,15 @@ def test_any_sharding_gives_the_chunks_of_one_shard(tmp_path: Path) -> None:
     assert {k.split("/")[2] for k in store.list_keys(layout.CHUNK_SHARDS)} == {"s0", "s1", "s2"}
 
 
+IN_PROCESS = SETTINGS.model_copy(update={"workers": 1})  # so the test sees what was read
+
+
 def test_a_crash_midway_resumes_without_redoing_the_finished_shards(tmp_path: Path) -> None:
     store = fresh_store(tmp_path)
     shards = shards_of(MIXED, fail_in=2)
     with pytest.raises(RuntimeError, match="killed midway"):
-        run_chunking(shards, SETTINGS, store, tmp_path / "chunks.parquet")
-    resumed = run_chunking(shards, SETTINGS, store, tmp_path / "chunks.parquet")
+        run_chunking(shards, IN_PROCESS, store, tmp_path / "chunks.parquet")
+    resumed = run_chunking(shards, IN_PROCESS, store, tmp_path / "chunks.parquet")
     assert [s.documents.reads for s in shards] == [1, 1, 2]  # the third alone was read again
     assert resumed.shards_reused == 2
     uninterrupted = run_chunking(
@@ -329,19 +332,32 @@ def test_a_rerun_redoes_only_the_shards_whose_documents_or_chunk_settings_change
 ) -> None:
     store = fresh_store(tmp_path)
     path = tmp_path / "chunks.parquet"
-    first = run_chunking(shards_of(MIXED), SETTINGS, store, path)
+    first = run_chunking(shards_of(MIXED), IN_PROCESS, store, path)
     unchanged = shards_of(MIXED)
-    assert run_chunking(unchanged, SETTINGS, store, path).shards_reused == 3
+    assert run_chunking(unchanged, IN_PROCESS, store, path).shards_reused == 3
     assert [s.documents.reads for s in unchanged] == [0, 0, 0]
 
     edited = [*MIXED[:4], {**MIXED[4], "text": prose("teapot", 25)}, *MIXED[5:]]  # in s1
-    rerun = run_chunking(shards_of(edited), SETTINGS, store, path)
+    rerun = run_chunking(shards_of(edited), IN_PROCESS, store, path)
     assert rerun.shards_reused == 2 and rerun.tokens != first.tokens
 
-    stricter = SETTINGS.model_copy(update={"near_duplicate_threshold": 0.99})
+    stricter = IN_PROCESS.model_copy(update={"near_duplicate_threshold": 0.99, "workers": 2})
     assert run_chunking(shards_of(edited), stricter, store, path).shards_reused == 3
-    smaller = SETTINGS.model_copy(update={"target_tokens": 32})
+    smaller = IN_PROCESS.model_copy(update={"target_tokens": 32})
     assert run_chunking(shards_of(edited), smaller, store, path).shards_reused == 0
+
+
+def test_shards_chunked_in_worker_processes_give_the_same_file(tmp_path: Path) -> None:
+    in_workers = SETTINGS.model_copy(update={"workers": 2})
+    path = tmp_path / "chunks.parquet"
+    with pytest.raises(RuntimeError, match="killed midway"):  # raised in a worker
+        run_chunking(shards_of(MIXED, fail_in=2), in_workers, fresh_store(tmp_path), path)
+    report = run_chunking(shards_of(MIXED), in_workers, fresh_store(tmp_path), path)
+    assert report.shards_reused == 2  # what the workers finished before the failure was kept
+    alone = tmp_path / "alone.parquet"
+    expected = run_chunking(shards_of(MIXED), IN_PROCESS, fresh_store(tmp_path / "2"), alone)
+    assert dataclasses.replace(report, shards_reused=0) == expected
+    assert path.read_bytes() == alone.read_bytes()
 
 
 class SyntheticCorpus:
