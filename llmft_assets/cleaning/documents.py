@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 
 from llmft_assets.cleaning.decoding import decode_text
-from llmft_assets.cleaning.gutenberg import BOILERPLATE, author_text_chars, strip_gutenberg
+from llmft_assets.cleaning.gutenberg import BOILERPLATE, has_author_text, strip_gutenberg
 from llmft_assets.cleaning.html import extract_article
 from llmft_assets.cleaning.language import guess_language
 from llmft_assets.cleaning.text import clean_note
@@ -109,7 +109,7 @@ def _extract(
         )
     if len(book.text) < MIN_BOOK_CHARS:
         raise DocumentError(f"only {len(book.text)} characters of text after stripping")
-    if author_text_chars(book.text) < MIN_BOOK_CHARS:
+    if not has_author_text(book.text, MIN_BOOK_CHARS):
         raise DocumentError(
             "nothing but Project Gutenberg header and licence text: fewer than"
             f" {MIN_BOOK_CHARS} characters of the author's"

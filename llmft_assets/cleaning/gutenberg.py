@@ -184,11 +184,18 @@ def strip_gutenberg(text: str) -> StrippedBook:
     )
 
 
-def author_text_chars(text: str) -> int:
-    """Characters of a stripped book's text in paragraphs that are the author's: not a header
-    field, a credit, a licence or the project's notes about itself. A file that is only
-    Project Gutenberg's header and licence has next to none."""
-    return sum(len(p) for p in _PARAGRAPH.findall(text) if not _is_project_paragraph(p))
+def has_author_text(text: str, chars: int) -> bool:
+    """Whether a stripped book has `chars` characters in paragraphs that are the author's: not
+    a header field, a credit, a licence or the project's notes about itself. A file that is
+    only Project Gutenberg's header and licence has next to none; a book reaches `chars` in
+    its first pages, so the scan stops there instead of testing every paragraph."""
+    found = 0
+    for paragraph in _PARAGRAPH.finditer(text):
+        if not _is_project_paragraph(paragraph.group()):
+            found += len(paragraph.group())
+            if found >= chars:
+                return True
+    return False
 
 
 def _is_project_paragraph(paragraph: str) -> bool:
