@@ -253,12 +253,23 @@ def minhash_signature(text: str) -> np.ndarray | None:
     shingles = np.zeros(len(words) - SHINGLE_WORDS + 1, dtype=np.uint64)
     for offset in range(SHINGLE_WORDS):
         shingles = shingles * np.uint64(1_000_003) + ids[offset : offset + len(shingles)]
-    shingles = np.unique(shingles) % _MERSENNE
+    # A shingle that repeats changes no minimum, so they are not made unique (a sort).
+    shingles = _mod_mersenne(shingles)
     signature = np.full(NUM_PERMUTATIONS, np.iinfo(np.uint64).max, dtype=np.uint64)
     for start in range(0, len(shingles), _BLOCK):
         block = shingles[start : start + _BLOCK, None]
         hashed = block * _PERM_A
         hashed += _PERM_B
-        hashed %= _MERSENNE
-        np.minimum(signature, hashed.min(axis=0), out=signature)
+        np.minimum(signature, _mod_mersenne(hashed).min(axis=0), out=signature)
     return signature
+
+
+def _mod_mersenne(values: np.ndarray) -> np.ndarray:
+    """`values % (2**61 - 1)`, in place, without numpy's slow uint64 division: since 2**61 is
+    1 modulo the prime, a value is (value >> 61) + (value & prime), which is under twice the
+    prime, modulo it."""
+    high = values >> np.uint64(61)
+    values &= _MERSENNE
+    values += high
+    np.subtract(values, _MERSENNE, out=values, where=values >= _MERSENNE)
+    return values
