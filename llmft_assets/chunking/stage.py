@@ -4,10 +4,11 @@ Exact and near duplicate documents are dropped (of each group the copy whose Pro
 Gutenberg markers were found is kept, then the longest), hard-wrapped book prose is
 reflowed, and each document is chunked at paragraph and sentence bounds.
 
-The corpus is worked in shards, one per batch of cleaned documents. A shard's documents are
-chunked and fingerprinted for deduplication (the costly part: tokenizing and MinHash) and
-stored under `text_chunks/shards/<batch>/`, with a completion marker written last; a later
-run reuses every shard whose batch and chunk settings are unchanged. So a crash midway
+The corpus is worked in shards: each batch of cleaned documents cut into parts of at most
+`documents_per_shard`. A shard's documents are chunked and fingerprinted for deduplication
+(the costly part: tokenizing and MinHash) and stored under `text_chunks/shards/<shard>/`,
+with a completion marker written last; a later run reuses every shard whose documents and
+chunk settings are unchanged. So a crash midway
 resumes at the first unfinished shard, and new documents (which always make new batches)
 cost their own shard, not the whole corpus again. Shards that need the work are chunked in
 worker processes side by side (`workers`). Corpus-wide, duplicates are then found
@@ -99,6 +100,12 @@ class ChunkingSettings(BaseModel):
         default=0.8,
         description="Estimated word 5-gram Jaccard above which documents are duplicates.",
     )
+    documents_per_shard: int = Field(
+        default=1000,
+        ge=1,
+        description="Most documents in one shard, the unit chunked by one worker and kept for"
+        " later runs; each batch of cleaned documents is cut into shards of this size.",
+    )
     workers: int = Field(
         default=0,
         ge=0,
@@ -125,7 +132,7 @@ class ChunkingReport(Report):
     chunks: int
     tokens: int
     short_tail_tokens_dropped: int
-    shards: int  # batches of cleaned documents, each chunked on its own
+    shards: int  # parts of the batches of cleaned documents, each chunked on its own
     shards_reused: int  # of them, those whose stored work an earlier run left
 
 
@@ -165,7 +172,7 @@ class StoredDocuments:
 
 @dataclass(frozen=True)
 class Shard:
-    """A part of the corpus chunked on its own: one batch of cleaned documents.
+    """A part of the corpus chunked on its own: up to `documents_per_shard` documents of a batch.
 
     `version` changes whenever one of its documents does; `documents` are its rows as
     `cleaned_documents` stores them, in doc_id order."""
@@ -175,17 +182,26 @@ class Shard:
     documents: Iterable[Mapping[str, Any]]
 
 
-def stored_shards(store: ArtifactStore) -> list[Shard]:
-    """One shard per batch `cleaned_documents` stored, as its manifest lists the batch."""
-    shards = []
-    for key in store.list_keys(layout.CLEANED_BATCHES):
-        manifest = store.read_json(key)
-        documents: dict[str, str] = manifest["documents"]
-        version = hashlib.sha256(json.dumps(documents, sort_keys=True).encode()).hexdigest()
-        keys = [layout.cleaned_document(doc_id) for doc_id in sorted(documents)]
-        shards.append(Shard(manifest["batch"], version, StoredDocuments(store, keys)))
-    if not shards:
+def stored_shards(store: ArtifactStore, documents_per_shard: int) -> list[Shard]:
+    """The batches `cleaned_documents` stored, as their manifests list them, each cut in doc_id
+    order into shards of `documents_per_shard`: a batch never grows, so its shards stay the
+    same until the batch is cleaned again."""
+    manifests = store.list_keys(layout.CLEANED_BATCHES)
+    if not manifests:
         raise ValueError("no cleaned documents: materialize cleaned_documents first")
+    shards = []
+    for key in manifests:
+        manifest = store.read_json(key)
+        files: dict[str, str] = manifest["documents"]  # doc_id -> SHA-256 of its file
+        doc_ids = sorted(files)
+        for number, start in enumerate(range(0, len(doc_ids), documents_per_shard)):
+            part = {
+                doc_id: files[doc_id] for doc_id in doc_ids[start : start + documents_per_shard]
+            }
+            version = hashlib.sha256(json.dumps(part, sort_keys=True).encode()).hexdigest()
+            keys = [layout.cleaned_document(doc_id) for doc_id in part]
+            name = f"{manifest['batch']}-shard-{number:03d}"
+            shards.append(Shard(name, version, StoredDocuments(store, keys)))
     return shards
 
 

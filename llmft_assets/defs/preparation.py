@@ -42,7 +42,8 @@ def text_chunks(
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "chunks.parquet"
         try:
-            report = run_chunking(stored_shards(store), config, store, path)
+            shards = stored_shards(store, config.documents_per_shard)
+            report = run_chunking(shards, config, store, path)
         except ValueError as error:
             raise dg.Failure(str(error)) from error
         info = store.write_file(layout.CHUNKS, path)

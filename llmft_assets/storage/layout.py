@@ -9,7 +9,7 @@ CLEANED_FOLDER = "cleaned_documents"
 CLEANED_BATCHES = f"{CLEANED_FOLDER}/batches"
 CHUNKS = "text_chunks/chunks.parquet"
 CHUNKING_SPEC = "text_chunks/spec.json"  # the ChunkingReport
-CHUNK_SHARDS = "text_chunks/shards"  # one folder per batch, reused while the batch is unchanged
+CHUNK_SHARDS = "text_chunks/shards"  # a folder per shard, reused while it is unchanged
 DATASET = "training_dataset"
 DATASET_INFO = "llmft.json"  # inside the dataset folder: its DatasetReport (format, splits)
 BASE_MODEL = "base_model"
@@ -38,8 +38,8 @@ def cleaned_batch(batch: str) -> str:
     return f"{CLEANED_BATCHES}/{batch}.json"
 
 
-def chunk_shard(batch: str) -> str:
-    return f"{CHUNK_SHARDS}/{batch}"
+def chunk_shard(shard: str) -> str:
+    return f"{CHUNK_SHARDS}/{shard}"
 
 
 def rejected_folder(stage: str) -> str:

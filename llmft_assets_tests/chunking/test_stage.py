@@ -251,7 +251,7 @@ def test_stored_batches_are_shards_read_one_file_at_a_time_in_doc_id_order(
     store = fresh_store(tmp_path)
     store_cleaned_batch(store, "blog-batch-00000", MIXED)
     store.write_table(layout.cleaned_document("blog-stale"), pd.DataFrame([MIXED[0]]))
-    [stored] = stored_shards(store)  # only what a manifest lists
+    [stored] = stored_shards(store, 1000)  # only what a manifest lists
     ids = [doc["doc_id"] for doc in MIXED]
     assert ids.index("gutenberg-c") < ids.index("gutenberg-c-copy")  # unlike their file names
     assert [doc["doc_id"] for doc in stored.documents] == ids
@@ -262,13 +262,35 @@ def test_stored_batches_are_shards_read_one_file_at_a_time_in_doc_id_order(
     )
     assert report == again
     store_cleaned_batch(store, "blog-batch-00000", MIXED[1:])
-    [changed] = stored_shards(store)
+    [changed] = stored_shards(store, 1000)
     assert changed.version != stored.version
+
+
+def test_a_batch_is_cut_into_shards_of_the_configured_size(tmp_path: Path) -> None:
+    store = fresh_store(tmp_path)
+    store_cleaned_batch(store, "blog-batch-00000", MIXED)
+    store_cleaned_batch(store, "blog-batch-00001", [])  # every document set aside
+    shards = stored_shards(store, 3)
+    assert [s.name for s in shards] == [f"blog-batch-00000-shard-{n:03d}" for n in range(3)]
+    assert [doc["doc_id"] for s in shards for doc in s.documents] == [d["doc_id"] for d in MIXED]
+    report = run_chunking(shards, SETTINGS, store, tmp_path / "chunks.parquet")
+    alone = fresh_store(tmp_path / "2")
+    whole = run_chunking([shard("all", MIXED)], SETTINGS, alone, tmp_path / "whole.parquet")
+    assert dataclasses.replace(report, shards=1) == whole
+    # One document changed: its shard gets a new version, the others keep theirs.
+    edited = [*MIXED[:4], {**MIXED[4], "title": "New"}, *MIXED[5:]]
+    store_cleaned_batch(store, "blog-batch-00000", edited)
+    again = stored_shards(store, 3)
+    assert [a.version == b.version for a, b in zip(shards, again, strict=True)] == [
+        True,
+        False,
+        True,
+    ]
 
 
 def test_no_cleaned_documents_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="materialize cleaned_documents first"):
-        stored_shards(fresh_store(tmp_path))
+        stored_shards(fresh_store(tmp_path), 1000)
 
 
 class CountedShard:
