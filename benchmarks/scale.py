@@ -596,7 +596,7 @@ class Revision:
             print(f"  [{self.label}] {stage.name} FAILED (exit {child.returncode}):\n{tail}")
         return stage.ok
 
-    def run(self, tick: bool) -> None:
+    def run(self, tick: bool, one_asset_a_command: bool) -> None:
         info = self.probe("steps")
         print(f"  [{self.label}] llmft_assets from {info['module']}", flush=True)
         if not Path(info["module"]).resolve().is_relative_to(self.code.resolve()):
@@ -609,10 +609,12 @@ class Revision:
         for step in info["steps"]:
             assets, partition_set = step["assets"], step["partition_set"]
             if partition_set is None:
-                stage = Stage(",".join(assets), total, total_mb)
-                stage.fixed_cost_probe = assets == ["document_catalog"]
-                self.stages.append(stage)
-                self.materialize(stage, assets, [])
+                for group in [[a] for a in assets] if one_asset_a_command else [assets]:
+                    stage = Stage(",".join(group), total, total_mb)
+                    stage.fixed_cost_probe = group == ["document_catalog"]
+                    self.stages.append(stage)
+                    if not self.materialize(stage, group, []):
+                        break
                 if not keys:  # after the catalog: every partition set's keys
                     sets = [s["partition_set"] for s in info["steps"] if s["partition_set"]]
                     keys = self.probe("keys", sets)
@@ -884,6 +886,12 @@ def main() -> None:
         help="keep each instance in a fresh database on this PostgreSQL server instead of SQLite"
         " (e.g. postgresql://postgres@127.0.0.1:5432)",
     )
+    parser.add_argument(
+        "--one-asset-a-command",
+        action="store_true",
+        help="materialize the unpartitioned assets one per command (text_chunks apart from"
+        " training_dataset), for each one's own peak RSS",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp folder")
     parser.add_argument("--probe", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -924,7 +932,7 @@ def main() -> None:
                 databases.append(database)
             revision = Revision(f"{label}: {name}", code, corpus, work / label, database)
             print(f"\n{revision.label}", flush=True)
-            revision.run(tick=not args.no_tick)
+            revision.run(tick=not args.no_tick, one_asset_a_command=args.one_asset_a_command)
             revisions.append(revision)
         for revision in revisions:
             report(revision)
