@@ -277,7 +277,7 @@ def _chunk_shards(
     processes when more than one shard needs it and more than one worker may run."""
     markers = {shard.name: _finished_shard(store, shard, settings) for shard in shards}
     pending = [shard for shard in shards if markers[shard.name] is None]
-    workers = min(settings.workers or len(os.sched_getaffinity(0)), len(pending))
+    workers = min(settings.workers or _usable_cores(), len(pending))
     if workers > 1:
         plain = ChunkingSettings.model_validate(settings.model_dump())  # not the run config
         # spawn, not fork: the step's process runs threads (Dagster's, boto3's).
@@ -288,6 +288,13 @@ def _chunk_shards(
     else:
         markers.update((s.name, _chunk_shard(store, s, settings)) for s in pending)
     return [markers[shard.name] for shard in shards]
+
+
+def _usable_cores() -> int:
+    """The cores this process may run on (a container's CPU set), where the OS says."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def _finished_shard(
