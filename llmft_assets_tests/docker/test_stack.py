@@ -135,4 +135,4 @@ def test_the_stack_instance_keeps_runs_in_postgres_and_logs_in_s3(
     logs = s3.list_objects_v2(Bucket=s3_bucket, Prefix="compute-logs/").get("Contents", [])
     assert logs, "compute logs were not uploaded to S3"
     artifacts = s3.list_objects_v2(Bucket=s3_bucket, Prefix="llmft/cleaned_documents/")
-    assert artifacts["KeyCount"] == 6
+    assert artifacts["KeyCount"] == 6 + 2  # and a manifest per batch
