@@ -320,7 +320,7 @@ def _chunk_shard(store: ArtifactStore, shard: Shard, settings: ChunkingSettings)
         chunks_path, documents_path = Path(tmp) / _CHUNKS, Path(tmp) / _DOCUMENTS
         with (
             _ChunkWriter(chunks_path, settings.rows_per_group) as chunks,
-            _DocumentWriter(documents_path) as fingerprints,
+            _DocumentWriter(documents_path, _MERGE_ROWS) as fingerprints,
         ):
             for doc in _in_doc_id_order(shard.documents):
                 documents += 1
@@ -341,7 +341,7 @@ def _chunk_shard(store: ArtifactStore, shard: Shard, settings: ChunkingSettings)
                         }
                     )
                 rank = keep_rank(doc["flags"], doc["char_count"])
-                fingerprints.add(
+                fingerprints.add_document(
                     fingerprint(DedupCandidate(doc["doc_id"], doc["text"], rank)),
                     result.dropped_tokens,
                 )
@@ -389,64 +389,19 @@ class _ShardFiles:
             yield from batch.to_pylist()
 
     def fingerprints(self) -> Iterator[Fingerprint]:
-        columns = ["doc_id", "rank", "digest", "signature"]
-        for batch in open_chunks(self.documents_path).iter_batches(_MERGE_ROWS, columns=columns):
-            for doc_id, rank, digest, signature in zip(
-                *(batch.column(c).to_pylist() for c in columns), strict=True
-            ):
-                minhash = np.frombuffer(signature, dtype=np.uint64) if signature else None
-                yield Fingerprint(doc_id, tuple(rank), digest, minhash)
+        for doc_id, rank, digest, signature in self._documents(
+            "doc_id", "rank", "digest", "signature"
+        ):
+            minhash = np.frombuffer(signature, dtype=np.uint64) if signature else None
+            yield Fingerprint(doc_id, tuple(rank), digest, minhash)
 
     def short_tails(self) -> Iterator[tuple[str, int]]:
-        columns = ["doc_id", "short_tail_tokens_dropped"]
+        return self._documents("doc_id", "short_tail_tokens_dropped")
+
+    def _documents(self, *columns: str) -> Iterator[tuple[Any, ...]]:
+        """The document table's `columns`, a row at a time."""
         for batch in open_chunks(self.documents_path).iter_batches(_MERGE_ROWS, columns=columns):
             yield from zip(*(batch.column(c).to_pylist() for c in columns), strict=True)
-
-
-class _DocumentWriter:
-    """A shard's per-document table: its dedup fingerprint and the tokens its short last chunk
-    lost, written a few hundred rows at a time."""
-
-    SCHEMA = pa.schema(
-        [
-            ("doc_id", pa.large_string()),
-            ("rank", pa.list_(pa.int64())),
-            ("digest", pa.binary()),
-            ("signature", pa.binary()),  # empty for a text under five words
-            ("short_tail_tokens_dropped", pa.int64()),
-        ]
-    )
-
-    def __init__(self, path: Path) -> None:
-        self._writer = pq.ParquetWriter(path, self.SCHEMA, compression="zstd")
-        self._buffer: list[dict[str, object]] = []
-
-    def add(self, document: Fingerprint, short_tail_tokens_dropped: int) -> None:
-        signature = b"" if document.signature is None else document.signature.tobytes()
-        self._buffer.append(
-            {
-                "doc_id": document.doc_id,
-                "rank": list(document.rank),
-                "digest": document.digest,
-                "signature": signature,
-                "short_tail_tokens_dropped": short_tail_tokens_dropped,
-            }
-        )
-        if len(self._buffer) >= _MERGE_ROWS:
-            self._flush()
-
-    def _flush(self) -> None:
-        if self._buffer:
-            self._writer.write_table(pa.Table.from_pylist(self._buffer, schema=self.SCHEMA))
-            self._buffer = []
-
-    def __enter__(self) -> _DocumentWriter:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
-        if kind is None:
-            self._flush()
-        self._writer.close()
 
 
 def _doc_id(document: Fingerprint) -> str:
@@ -477,13 +432,11 @@ def _in_one_order(merged: Iterable[Fingerprint]) -> Iterator[Fingerprint]:
         yield document
 
 
-class _ChunkWriter:
-    """Chunk rows to a parquet file, `rows_per_group` rows at a time, each a row group.
+class _RowWriter:
+    """Rows to a parquet file (zstd), `rows_per_group` rows at a time, each a row group; a file
+    of no rows when none came, which a shard may hold."""
 
-    Each group goes through pandas as the whole table once did (`DataFrame.to_parquet`, zstd),
-    so the file keeps the same schema and pandas metadata; with one group it is the same
-    bytes.
-    """
+    schema: pa.Schema
 
     def __init__(self, path: Path, rows_per_group: int) -> None:
         self.path = path
@@ -498,17 +451,19 @@ class _ChunkWriter:
         if len(self._buffer) >= self.rows_per_group:
             self._flush()
 
+    def _table(self, rows: list[dict[str, object]]) -> pa.Table:
+        return pa.Table.from_pylist(rows, schema=self.schema)
+
     def _flush(self) -> None:
         if not self._buffer:
             return
-        frame = pd.DataFrame(self._buffer, columns=list(CHUNK_COLUMNS))
-        table = pa.Table.from_pandas(frame, schema=CHUNK_SCHEMA, preserve_index=False)
+        table = self._table(self._buffer)
         if self._writer is None:
             self._writer = pq.ParquetWriter(self.path, table.schema, compression="zstd")
         self._writer.write_table(table, row_group_size=self.rows_per_group)
         self._buffer = []
 
-    def __enter__(self) -> _ChunkWriter:
+    def __enter__(self) -> _RowWriter:
         return self
 
     def __exit__(
@@ -519,7 +474,49 @@ class _ChunkWriter:
     ) -> None:
         if kind is None:
             self._flush()
-            if self._writer is None:  # no rows: a file of no rows, which a shard may hold
-                pq.write_table(CHUNK_SCHEMA.empty_table(), self.path, compression="zstd")
+            if self._writer is None:
+                pq.write_table(self.schema.empty_table(), self.path, compression="zstd")
         if self._writer is not None:
             self._writer.close()
+
+
+class _ChunkWriter(_RowWriter):
+    """Chunk rows (`CHUNK_COLUMNS`).
+
+    Each group goes through pandas as the whole table once did (`DataFrame.to_parquet`, zstd),
+    so the file keeps the same schema and pandas metadata; with one group it is the same
+    bytes.
+    """
+
+    schema = CHUNK_SCHEMA
+
+    def _table(self, rows: list[dict[str, object]]) -> pa.Table:
+        frame = pd.DataFrame(rows, columns=list(CHUNK_COLUMNS))
+        return pa.Table.from_pandas(frame, schema=CHUNK_SCHEMA, preserve_index=False)
+
+
+class _DocumentWriter(_RowWriter):
+    """A shard's per-document table: its dedup fingerprint and the tokens its short last chunk
+    lost."""
+
+    schema = pa.schema(
+        [
+            ("doc_id", pa.large_string()),
+            ("rank", pa.list_(pa.int64())),
+            ("digest", pa.binary()),
+            ("signature", pa.binary()),  # empty for a text under five words
+            ("short_tail_tokens_dropped", pa.int64()),
+        ]
+    )
+
+    def add_document(self, document: Fingerprint, short_tail_tokens_dropped: int) -> None:
+        signature = b"" if document.signature is None else document.signature.tobytes()
+        self.add(
+            {
+                "doc_id": document.doc_id,
+                "rank": list(document.rank),
+                "digest": document.digest,
+                "signature": signature,
+                "short_tail_tokens_dropped": short_tail_tokens_dropped,
+            }
+        )
