@@ -19,7 +19,8 @@ script runs on one partition per document as on batches of documents. An asset w
 policy is not single-run gets one command per partition (`--partition KEY`), as the pipeline
 command does, since Dagster's CLI refuses a range for it. Then a few new posts, the catalog
 again, one evaluation of the automation conditions (an automation tick), the new posts' batch
-fetched and cleaned and `text_chunks,training_dataset` again (every other batch's shard
+through each asset partitioned by batch (fetched, cleaned, and, where the code has
+`batch_chunks`, chunked) and `text_chunks,training_dataset` again (every other batch's shards
 reused), and the webserver's answer to each asset's page (`ASSET_PAGE_QUERY`), timed.
 
 Per step it prints documents, raw MB, wall seconds, work seconds (the run's step durations as
@@ -64,6 +65,7 @@ CODE_LOCATION = "llmft_assets.definitions"
 LAST_DATA_ASSET = "training_dataset"  # the data half ends here; the model half is not run
 NEW_POSTS = 20  # posts added after the first run, before the catalog again and the tick
 BLOG_BATCHES = "blog_post_batches"
+DOCUMENT_BATCHES = "document_batches"  # cleaning's partitions, and those of later per-batch work
 NEAR_DUPLICATE_EVERY = 50  # every 50th post is the previous one with a sentence added
 BAD_EVERY = 200  # every 200th post is a bad file (offset from the near duplicates)
 SET_ASIDE = ("rejected", "duplicates_dropped")  # what the report says was set aside
@@ -676,13 +678,15 @@ class Revision:
             path.unlink()  # the next revision starts from the same corpus
 
     def add_new_batch(self, documents: int, megabytes: float) -> None:
-        """The new posts' batch fetched and cleaned, then the corpus-wide stages again: what a
-        day's new documents cost once the corpus is in."""
+        """The new posts' batch through each partitioned asset that has it, then the corpus-wide
+        stages again: what a day's new documents cost once the corpus is in."""
+        info = self.probe("steps")
         [new_batch] = self.probe("keys", [BLOG_BATCHES])[BLOG_BATCHES][-1:]
-        batch = Stage("new batch: fetch + clean", NEW_POSTS, 0.0, partitions=1, later=True)
+        batch = Stage("new batch: per-batch steps", NEW_POSTS, 0.0, partitions=1, later=True)
         self.stages.append(batch)
-        for asset in ("blog_posts_html", "cleaned_documents"):
-            self.materialize(batch, [asset], ["--partition", new_batch])
+        for step in info["steps"]:
+            if step["partition_set"] in (BLOG_BATCHES, DOCUMENT_BATCHES):
+                self.materialize(batch, step["assets"], ["--partition", new_batch])
         again = Stage("again: chunks + dataset", documents, megabytes, later=True)
         self.stages.append(again)
         self.materialize(again, ["text_chunks", "training_dataset"], [])
@@ -797,10 +801,10 @@ def report(revision: Revision) -> None:
     shards = "; ".join(
         f"{s.name}: {s.summed['shards']} ({s.summed['shards_reused']} reused)"
         for s in revision.stages
-        if s.summed["shards"]
+        if s.summed["shards_reused"] or "chunks" in s.name
     )
     if shards:
-        print(f"  text_chunks shards: {shards}")
+        print(f"  shards chunked: {shards}")
     for s in revision.stages:
         if s.event_types:
             print(f"  events of {s.name}: {s.event_types}")

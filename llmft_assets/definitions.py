@@ -13,10 +13,10 @@ from llmft_assets.defs.data_checks import DATA_CHECKS
 from llmft_assets.defs.ingestion import INGESTION_ASSETS
 from llmft_assets.defs.model_checks import MODEL_CHECKS
 from llmft_assets.defs.modeling import base_model, gguf_model, lora_adapter, merged_model
-from llmft_assets.defs.preparation import text_chunks, training_dataset
+from llmft_assets.defs.preparation import batch_chunks, text_chunks, training_dataset
 from llmft_assets.defs.resources import resources_from_environment
 
-DATA_ASSETS = [*INGESTION_ASSETS, text_chunks, training_dataset]
+DATA_ASSETS = [*INGESTION_ASSETS, batch_chunks, text_chunks, training_dataset]
 MODEL_ASSETS = [base_model, lora_adapter, merged_model, gguf_model]
 # Every asset, in the order a run of the whole graph materializes them: the pipeline command
 # and the tests derive their steps and asset lists from this one list.

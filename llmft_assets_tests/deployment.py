@@ -18,7 +18,7 @@ from llmft_assets.defs.ingestion import (
     gutenberg_books,
 )
 from llmft_assets.defs.modeling import base_model
-from llmft_assets.defs.preparation import text_chunks, training_dataset
+from llmft_assets.defs.preparation import batch_chunks, text_chunks, training_dataset
 from llmft_assets.defs.resources import (
     ArtifactStoreResource,
     BlogPostSource,
@@ -65,7 +65,7 @@ class Deployment:
         partition: str | None = None,
     ) -> dg.ExecuteInProcessResult:
         """One run over `selection`; with `partitions`, the whole range of that set; with
-        `partition`, that one partition."""
+        `partition`, that one partition. Of `run_config`, the ops of `selection` apply."""
         tags = {}
         if partitions:
             keys = self.instance.get_dynamic_partitions(partitions)
@@ -77,7 +77,7 @@ class Deployment:
             resources=self.resources,
             tags=tags,
             partition_key=partition,
-            run_config=run_config,
+            run_config=_config_of(run_config, selection),
             raise_on_error=raise_on_error,
         )
 
@@ -89,8 +89,10 @@ class Deployment:
         self.materialize([cleaned_documents], "document_batches")
 
     def build_dataset(self, run_config: dict | None = None) -> dg.ExecuteInProcessResult:
-        """Ingestion, then chunks and dataset in one run: what training reads."""
+        """Ingestion, every batch's chunks, then the merged chunks and the dataset in one run:
+        what training reads."""
         self.ingest()
+        assert self.materialize([batch_chunks], "document_batches", run_config).success
         result = self.materialize([text_chunks, training_dataset], run_config=run_config)
         assert result.success
         return result
@@ -103,6 +105,15 @@ class Deployment:
             resources=self.resources,
             run_config={"ops": {"base_model": {"config": {"model": str(model_dir)}}}},
         ).success
+
+
+def _config_of(run_config: dict | None, selection: Sequence[dg.AssetsDefinition]) -> dict | None:
+    """`run_config` with only the ops of the assets in `selection`."""
+    if not run_config:
+        return run_config
+    names = {key.to_user_string() for asset in selection for key in asset.keys}
+    ops = {name: op for name, op in run_config.get("ops", {}).items() if name in names}
+    return {**run_config, "ops": ops}
 
 
 def copy_samples(folder: Path, kind: str, names: list[str]) -> Path:

@@ -12,6 +12,7 @@ GRAPH = (
     "gutenberg_books",
     "notes_text",
     "cleaned_documents",
+    "batch_chunks",
     "text_chunks",
     "training_dataset",
     "base_model",
@@ -49,6 +50,7 @@ def test_pipeline_steps_follow_the_graph_in_order():
         (("gutenberg_books",), "gutenberg_book_batches"),
         (("notes_text",), "note_batches"),
         (("cleaned_documents",), "document_batches"),
+        (("batch_chunks",), "document_batches"),
         (("text_chunks", "training_dataset"), None),
         (("base_model", "lora_adapter", "merged_model", "gguf_model"), None),
     ]

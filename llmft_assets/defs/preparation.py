@@ -1,5 +1,7 @@
-"""Preparation: all cleaned documents, deduplicated, chunked in tokens, and split into a
-Hugging Face dataset. These rebuild from every partition of `cleaned_documents`."""
+"""Preparation: cleaned documents chunked in tokens one batch at a time (`batch_chunks`,
+partitioned like `cleaned_documents`, so each batch is a run on the deployment's launcher),
+then merged corpus-wide without duplicates (`text_chunks`) and split into a Hugging Face
+dataset (`training_dataset`); these two rebuild from every batch."""
 
 import tempfile
 from array import array
@@ -11,15 +13,50 @@ import pyarrow.parquet as pq
 from llmft_assets.chunking.stage import (
     ChunkingReport,
     ChunkingSettings,
+    ShardingSettings,
     open_chunks,
+    run_batch_chunking,
     run_chunking,
-    stored_shards,
 )
 from llmft_assets.defs.ingestion import DATA_TEAM, cleaned_documents
 from llmft_assets.defs.metadata import distribution, markdown_table, stored
+from llmft_assets.defs.partitions import ONE_RUN_PER_BATCH, document_batches
 from llmft_assets.defs.resources import ArtifactStoreResource
 from llmft_assets.storage import layout
 from llmft_assets.training_data.build import DatasetSettings, run_dataset
+
+
+class ShardingConfig(dg.Config, ShardingSettings):
+    """`ShardingSettings` as run config (the launchpad shows its fields)."""
+
+
+@dg.asset(
+    partitions_def=document_batches,
+    backfill_policy=ONE_RUN_PER_BATCH,
+    deps=[cleaned_documents],
+    automation_condition=dg.AutomationCondition.eager(),
+    group_name="preparation",
+    kinds={"python", "parquet"},
+    owners=[DATA_TEAM],
+)
+def batch_chunks(
+    context: dg.AssetExecutionContext, config: ShardingConfig, artifact_store: ArtifactStoreResource
+) -> dg.MaterializeResult:
+    """A batch's cleaned documents, chunked at paragraph and sentence bounds in tokens of the
+    base model's tokenizer and fingerprinted for deduplication, in resumable shards."""
+    try:
+        report = run_batch_chunking(artifact_store.store(), context.partition_keys, config)
+    except ValueError as error:
+        raise dg.Failure(str(error)) from error
+    return dg.MaterializeResult(
+        metadata={
+            "documents": sum(s.documents for s in report.shards),
+            "chunks": sum(s.chunks for s in report.shards),
+            "shards": len(report.shards),
+            "shards_reused": len(report.reused),
+            "tokenizer": report.shards[0].tokenizer if report.shards else config.tokenizer,
+        }
+    )
 
 
 class ChunkingConfig(dg.Config, ChunkingSettings):
@@ -27,7 +64,7 @@ class ChunkingConfig(dg.Config, ChunkingSettings):
 
 
 @dg.asset(
-    deps=[cleaned_documents],
+    deps=[batch_chunks],
     automation_condition=dg.AutomationCondition.eager(),
     group_name="preparation",
     kinds={"python", "parquet"},
@@ -36,14 +73,13 @@ class ChunkingConfig(dg.Config, ChunkingSettings):
 def text_chunks(
     config: ChunkingConfig, artifact_store: ArtifactStoreResource
 ) -> dg.MaterializeResult:
-    """Every cleaned document once (exact and near duplicates dropped), split at paragraph
-    and sentence bounds into chunks sized in tokens of the base model's tokenizer."""
+    """Every cleaned document's chunks once, in doc_id order: every batch's chunks merged,
+    exact and near duplicates across the corpus dropped."""
     store = artifact_store.store()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "chunks.parquet"
         try:
-            shards = stored_shards(store, config.documents_per_shard)
-            report = run_chunking(shards, config, store, path)
+            report = run_chunking(store, config, path)
         except ValueError as error:
             raise dg.Failure(str(error)) from error
         info = store.write_file(layout.CHUNKS, path)
@@ -53,7 +89,6 @@ def text_chunks(
         metadata={
             "documents": report.documents,
             "shards": report.shards,
-            "shards_reused": report.shards_reused,
             "duplicates_dropped": len(report.duplicates),
             "duplicates": markdown_table(
                 ("dropped", "duplicate of", "kind", "similarity"),

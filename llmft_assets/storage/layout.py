@@ -9,7 +9,9 @@ CLEANED_FOLDER = "cleaned_documents"
 CLEANED_BATCHES = f"{CLEANED_FOLDER}/batches"
 CHUNKS = "text_chunks/chunks.parquet"
 CHUNKING_SPEC = "text_chunks/spec.json"  # the ChunkingReport
-CHUNK_SHARDS = "text_chunks/shards"  # a folder per shard, reused while it is unchanged
+CHUNK_SHARDS = "batch_chunks/shards"  # a folder per shard, reused while it is unchanged
+# Per batch, the shards its last chunking stored: what `text_chunks` merges.
+CHUNKED_BATCHES = "batch_chunks/batches"
 DATASET = "training_dataset"
 DATASET_INFO = "llmft.json"  # inside the dataset folder: its DatasetReport (format, splits)
 BASE_MODEL = "base_model"
@@ -36,6 +38,10 @@ def cleaned_document(doc_id: str) -> str:
 
 def cleaned_batch(batch: str) -> str:
     return f"{CLEANED_BATCHES}/{batch}.json"
+
+
+def chunked_batch(batch: str) -> str:
+    return f"{CHUNKED_BATCHES}/{batch}.json"
 
 
 def chunk_shard(shard: str) -> str:

@@ -1,5 +1,5 @@
-"""run_chunking: which copy of a duplicate is kept, which text is reflowed, what it reports,
-and how its shards are kept, reused and merged."""
+"""The chunking stages: which copy of a duplicate is kept, which text is reflowed, what they
+report, and how shards are cut from batches, kept, reused and merged."""
 
 from __future__ import annotations
 
@@ -21,11 +21,15 @@ from llmft_assets.chunking.chunker import chunk_text
 from llmft_assets.chunking.stage import (
     CHARACTERS,
     CHUNK_COLUMNS,
+    ChunkedBatch,
     ChunkingReport,
     ChunkingSettings,
     Shard,
+    ShardingSettings,
+    chunk_shards,
+    merge_shards,
+    run_batch_chunking,
     run_chunking,
-    stored_shards,
     text_to_chunk,
     token_counter,
 )
@@ -34,7 +38,8 @@ from llmft_assets.storage import layout
 from llmft_assets.storage.artifacts import ArtifactStore
 from llmft_assets.storage.backends import LocalBackend
 
-SETTINGS = ChunkingSettings(tokenizer=CHARACTERS, target_tokens=64, min_tokens=8)
+SETTINGS = ShardingSettings(tokenizer=CHARACTERS, target_tokens=64, min_tokens=8)
+MERGING = ChunkingSettings()
 
 
 def prose(topic: str, sentences: int = 12) -> str:
@@ -73,18 +78,29 @@ def fresh_store(folder: Path) -> ArtifactStore:
     return ArtifactStore(LocalBackend(folder / "store"), folder / "cache")
 
 
+def chunk_and_merge(
+    shards: list[Shard],
+    settings: ShardingSettings,
+    store: ArtifactStore,
+    path: Path,
+    merging: ChunkingSettings = MERGING,
+) -> ChunkingReport:
+    """Both stages over `shards`: what `text_chunks` writes once `batch_chunks` has run."""
+    return merge_shards(chunk_shards(shards, settings, store).shards, merging, store, path)
+
+
 Chunked = Callable[..., tuple[pd.DataFrame, ChunkingReport]]
 
 
 @pytest.fixture
 def chunked(tmp_path: Path) -> Chunked:
-    """run_chunking of the documents as one shard, with the chunks it wrote read back."""
+    """The documents chunked as one shard and merged, with the chunks written read back."""
 
     def run(
-        docs: list[dict[str, object]], settings: ChunkingSettings = SETTINGS
+        docs: list[dict[str, object]], settings: ShardingSettings = SETTINGS
     ) -> tuple[pd.DataFrame, ChunkingReport]:
         path = tmp_path / "chunks.parquet"
-        report = run_chunking([shard("all", docs)], settings, fresh_store(tmp_path), path)
+        report = chunk_and_merge([shard("all", docs)], settings, fresh_store(tmp_path), path)
         return pd.read_parquet(path), report
 
     return run
@@ -156,15 +172,15 @@ def test_the_report_round_trips_and_keeps_the_spec_keys(chunked: Chunked) -> Non
     }
 
 
-def in_memory_chunks(docs: list[dict[str, object]], settings: ChunkingSettings) -> pd.DataFrame:
-    """What run_chunking returned before it streamed: every chunk row in one DataFrame."""
+def in_memory_chunks(docs: list[dict[str, object]], settings: ShardingSettings) -> pd.DataFrame:
+    """What chunking returned before it streamed: every chunk row in one DataFrame."""
     frame = pd.DataFrame(docs).sort_values("doc_id", ignore_index=True)
     duplicates = find_duplicates(
         [
             DedupCandidate(r.doc_id, r.text, keep_rank(r.flags, r.char_count))
             for r in frame.itertuples()
         ],
-        threshold=settings.near_duplicate_threshold,
+        threshold=MERGING.near_duplicate_threshold,
     )
     dropped = {d.doc_id for d in duplicates}
     counter = token_counter(settings.tokenizer)
@@ -205,10 +221,10 @@ MIXED = documents(
 def test_streamed_chunks_are_the_rows_the_in_memory_stage_built(
     tmp_path: Path, rows_per_group: int
 ) -> None:
-    settings = SETTINGS.model_copy(update={"rows_per_group": rows_per_group})
+    merging = ChunkingSettings(rows_per_group=rows_per_group)
     path = tmp_path / "chunks.parquet"
-    report = run_chunking([shard("all", MIXED)], settings, fresh_store(tmp_path), path)
-    expected = in_memory_chunks(MIXED, settings)
+    report = chunk_and_merge([shard("all", MIXED)], SETTINGS, fresh_store(tmp_path), path, merging)
+    expected = in_memory_chunks(MIXED, SETTINGS)
     pd.testing.assert_frame_equal(pd.read_parquet(path), expected)
     groups = pq.ParquetFile(path).metadata.num_row_groups
     assert groups == -(-len(expected) // rows_per_group)
@@ -218,7 +234,7 @@ def test_streamed_chunks_are_the_rows_the_in_memory_stage_built(
 
 def test_in_one_row_group_the_file_is_the_bytes_to_parquet_wrote(tmp_path: Path) -> None:
     path = tmp_path / "chunks.parquet"
-    run_chunking([shard("all", MIXED)], SETTINGS, fresh_store(tmp_path), path)
+    chunk_and_merge([shard("all", MIXED)], SETTINGS, fresh_store(tmp_path), path)
     buffer = io.BytesIO()
     in_memory_chunks(MIXED, SETTINGS).to_parquet(buffer, index=False, compression="zstd")
     assert path.read_bytes() == buffer.getvalue()
@@ -227,13 +243,13 @@ def test_in_one_row_group_the_file_is_the_bytes_to_parquet_wrote(tmp_path: Path)
 def test_documents_out_of_doc_id_order_are_refused(tmp_path: Path) -> None:
     backwards = [shard("all", list(reversed(MIXED)))]
     with pytest.raises(ValueError, match="out of doc_id order"):
-        run_chunking(backwards, SETTINGS, fresh_store(tmp_path), tmp_path / "chunks.parquet")
+        chunk_and_merge(backwards, SETTINGS, fresh_store(tmp_path), tmp_path / "chunks.parquet")
 
 
 def test_a_document_in_two_shards_is_refused(tmp_path: Path) -> None:
     twice = [shard("a", MIXED[:3]), shard("b", MIXED[2:])]
     with pytest.raises(ValueError, match="in two shards"):
-        run_chunking(twice, SETTINGS, fresh_store(tmp_path), tmp_path / "chunks.parquet")
+        chunk_and_merge(twice, SETTINGS, fresh_store(tmp_path), tmp_path / "chunks.parquet")
 
 
 def store_cleaned_batch(store: ArtifactStore, batch: str, docs: list[dict[str, object]]) -> None:
@@ -245,52 +261,92 @@ def store_cleaned_batch(store: ArtifactStore, batch: str, docs: list[dict[str, o
     store.write_json(layout.cleaned_batch(batch), {"batch": batch, "documents": listed})
 
 
-def test_stored_batches_are_shards_read_one_file_at_a_time_in_doc_id_order(
+BLOG_0, BLOG_1 = "blog-batch-00000", "blog-batch-00001"
+
+
+def test_stored_batches_are_chunked_per_batch_then_merged_as_one_shard_would_be(
     tmp_path: Path,
 ) -> None:
     store = fresh_store(tmp_path)
-    store_cleaned_batch(store, "blog-batch-00000", MIXED)
+    store_cleaned_batch(store, BLOG_0, MIXED[:5])
+    store_cleaned_batch(store, BLOG_1, MIXED[5:])
     store.write_table(layout.cleaned_document("blog-stale"), pd.DataFrame([MIXED[0]]))
-    [stored] = stored_shards(store, 1000)  # only what a manifest lists
-    ids = [doc["doc_id"] for doc in MIXED]
-    assert ids.index("gutenberg-c") < ids.index("gutenberg-c-copy")  # unlike their file names
-    assert [doc["doc_id"] for doc in stored.documents] == ids
-    assert list(stored.documents) == MIXED  # every field
-    report = run_chunking([stored], SETTINGS, store, tmp_path / "chunks.parquet")
-    again = run_chunking(
-        [shard("all", MIXED)], SETTINGS, fresh_store(tmp_path / "2"), tmp_path / "again.parquet"
+    first = run_batch_chunking(store, [BLOG_0], SETTINGS)
+    assert [s.documents for s in first.shards] == [5] and not first.reused
+    with pytest.raises(
+        ValueError, match=f"for 1 of 2 batches \\({BLOG_1}\\): materialize batch_chunks"
+    ):
+        run_chunking(store, MERGING, tmp_path / "chunks.parquet")  # the second batch is not chunked
+    run_batch_chunking(store, [BLOG_1], SETTINGS)
+    report = run_chunking(store, MERGING, tmp_path / "chunks.parquet")  # not blog-stale
+    whole = tmp_path / "whole.parquet"
+    expected = chunk_and_merge([shard("all", MIXED)], SETTINGS, fresh_store(tmp_path / "2"), whole)
+    assert dataclasses.replace(report, shards=1) == expected
+    assert (tmp_path / "chunks.parquet").read_bytes() == whole.read_bytes()
+    record = ChunkedBatch.from_json(store.read_bytes(layout.chunked_batch(BLOG_0)))
+    assert [s.shard for s in record.shards] == [f"{BLOG_0}-shard-000"]
+    assert run_batch_chunking(store, [BLOG_0, BLOG_1], SETTINGS).reused == (
+        f"{BLOG_0}-shard-000",
+        f"{BLOG_1}-shard-000",
     )
-    assert report == again
-    store_cleaned_batch(store, "blog-batch-00000", MIXED[1:])
-    [changed] = stored_shards(store, 1000)
-    assert changed.version != stored.version
+
+
+def test_a_batch_cleaned_again_is_behind_until_chunked_again(tmp_path: Path) -> None:
+    store = fresh_store(tmp_path)
+    store_cleaned_batch(store, BLOG_0, MIXED)
+    run_batch_chunking(store, [BLOG_0], SETTINGS)
+    assert MIXED[0]["doc_id"] == "blog-a"
+    store_cleaned_batch(store, BLOG_0, MIXED[1:])  # blog-a set aside this time
+    with pytest.raises(
+        ValueError, match=f"older than cleaned_documents for 1 of 1 batches \\({BLOG_0}\\)"
+    ):
+        run_chunking(store, MERGING, tmp_path / "chunks.parquet")
+    run_batch_chunking(store, [BLOG_0], SETTINGS)
+    report = run_chunking(store, MERGING, tmp_path / "chunks.parquet")
+    assert "blog-a" not in pd.read_parquet(tmp_path / "chunks.parquet").doc_id.tolist()
+    alone = fresh_store(tmp_path / "2")
+    assert report == chunk_and_merge([shard("all", MIXED[1:])], SETTINGS, alone, tmp_path / "a")
 
 
 def test_a_batch_is_cut_into_shards_of_the_configured_size(tmp_path: Path) -> None:
     store = fresh_store(tmp_path)
-    store_cleaned_batch(store, "blog-batch-00000", MIXED)
-    store_cleaned_batch(store, "blog-batch-00001", [])  # every document set aside
-    shards = stored_shards(store, 3)
-    assert [s.name for s in shards] == [f"blog-batch-00000-shard-{n:03d}" for n in range(3)]
-    assert [doc["doc_id"] for s in shards for doc in s.documents] == [d["doc_id"] for d in MIXED]
-    report = run_chunking(shards, SETTINGS, store, tmp_path / "chunks.parquet")
+    store_cleaned_batch(store, BLOG_0, MIXED)
+    store_cleaned_batch(store, BLOG_1, [])  # every document set aside
+    by_three = SETTINGS.model_copy(update={"documents_per_shard": 3})
+    sharding = run_batch_chunking(store, [BLOG_0, BLOG_1], by_three)
+    assert [s.shard for s in sharding.shards] == [f"{BLOG_0}-shard-{n:03d}" for n in range(3)]
+    assert [s.documents for s in sharding.shards] == [3, 3, 2]
+    report = run_chunking(store, MERGING, tmp_path / "chunks.parquet")
     alone = fresh_store(tmp_path / "2")
-    whole = run_chunking([shard("all", MIXED)], SETTINGS, alone, tmp_path / "whole.parquet")
+    whole = chunk_and_merge([shard("all", MIXED)], SETTINGS, alone, tmp_path / "whole.parquet")
     assert dataclasses.replace(report, shards=1) == whole
-    # One document changed: its shard gets a new version, the others keep theirs.
+    # One document changed: its shard is chunked again, the others are reused.
     edited = [*MIXED[:4], {**MIXED[4], "title": "New"}, *MIXED[5:]]
-    store_cleaned_batch(store, "blog-batch-00000", edited)
-    again = stored_shards(store, 3)
-    assert [a.version == b.version for a, b in zip(shards, again, strict=True)] == [
-        True,
-        False,
-        True,
-    ]
+    store_cleaned_batch(store, BLOG_0, edited)
+    again = run_batch_chunking(store, [BLOG_0], by_three)
+    assert again.reused == (f"{BLOG_0}-shard-000", f"{BLOG_0}-shard-002")
+    # Cleaned again with fewer documents: the shard it no longer has is deleted.
+    store_cleaned_batch(store, BLOG_0, MIXED[:6])
+    run_batch_chunking(store, [BLOG_0], by_three)
+    stored = {k.split("/")[2] for k in store.list_keys(layout.CHUNK_SHARDS)}
+    assert stored == {f"{BLOG_0}-shard-000", f"{BLOG_0}-shard-001"}
+
+
+def test_batches_chunked_with_different_settings_are_not_merged(tmp_path: Path) -> None:
+    store = fresh_store(tmp_path)
+    store_cleaned_batch(store, BLOG_0, MIXED[:4])
+    store_cleaned_batch(store, BLOG_1, MIXED[4:])
+    run_batch_chunking(store, [BLOG_0], SETTINGS)
+    run_batch_chunking(store, [BLOG_1], SETTINGS.model_copy(update={"target_tokens": 32}))
+    with pytest.raises(ValueError, match="chunked with different settings"):
+        run_chunking(store, MERGING, tmp_path / "chunks.parquet")
 
 
 def test_no_cleaned_documents_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="materialize cleaned_documents first"):
-        stored_shards(fresh_store(tmp_path), 1000)
+        run_chunking(fresh_store(tmp_path), MERGING, tmp_path / "chunks.parquet")
+    with pytest.raises(ValueError, match=f"batch {BLOG_0} has no cleaned documents"):
+        run_batch_chunking(fresh_store(tmp_path), [BLOG_0], SETTINGS)
 
 
 class CountedShard:
@@ -321,14 +377,12 @@ def shards_of(docs: list[dict[str, object]], fail_in: int | None = None) -> list
 
 def test_any_sharding_gives_the_chunks_of_one_shard(tmp_path: Path) -> None:
     store = fresh_store(tmp_path)
-    whole = run_chunking([shard("all", MIXED)], SETTINGS, store, tmp_path / "whole.parquet")
-    sharded = run_chunking(shards_of(MIXED), SETTINGS, store, tmp_path / "sharded.parquet")
+    whole = chunk_and_merge([shard("all", MIXED)], SETTINGS, store, tmp_path / "whole.parquet")
+    sharded = chunk_and_merge(shards_of(MIXED), SETTINGS, store, tmp_path / "sharded.parquet")
     assert {d.doc_id for d in sharded.duplicates} == {"gutenberg-a", "gutenberg-c-copy"}
     assert (tmp_path / "sharded.parquet").read_bytes() == (tmp_path / "whole.parquet").read_bytes()
-    assert sharded.shards == 3 and sharded.shards_reused == 0
+    assert sharded.shards == 3
     assert dataclasses.replace(sharded, shards=1) == whole
-    # The shard of the first run is gone: only the shards last given keep stored work.
-    assert {k.split("/")[2] for k in store.list_keys(layout.CHUNK_SHARDS)} == {"s0", "s1", "s2"}
 
 
 IN_PROCESS = SETTINGS.model_copy(update={"workers": 1})  # so the test sees what was read
@@ -338,14 +392,15 @@ def test_a_crash_midway_resumes_without_redoing_the_finished_shards(tmp_path: Pa
     store = fresh_store(tmp_path)
     shards = shards_of(MIXED, fail_in=2)
     with pytest.raises(RuntimeError, match="killed midway"):
-        run_chunking(shards, IN_PROCESS, store, tmp_path / "chunks.parquet")
-    resumed = run_chunking(shards, IN_PROCESS, store, tmp_path / "chunks.parquet")
+        chunk_shards(shards, IN_PROCESS, store)
+    resumed = chunk_shards(shards, IN_PROCESS, store)
     assert [s.documents.reads for s in shards] == [1, 1, 2]  # the third alone was read again
-    assert resumed.shards_reused == 2
-    uninterrupted = run_chunking(
+    assert resumed.reused == ("s0", "s1")
+    merged = merge_shards(resumed.shards, MERGING, store, tmp_path / "chunks.parquet")
+    uninterrupted = chunk_and_merge(
         shards_of(MIXED), SETTINGS, fresh_store(tmp_path / "2"), tmp_path / "again.parquet"
     )
-    assert dataclasses.replace(resumed, shards_reused=0) == uninterrupted
+    assert merged == uninterrupted
     assert (tmp_path / "chunks.parquet").read_bytes() == (tmp_path / "again.parquet").read_bytes()
 
 
@@ -354,32 +409,34 @@ def test_a_rerun_redoes_only_the_shards_whose_documents_or_chunk_settings_change
 ) -> None:
     store = fresh_store(tmp_path)
     path = tmp_path / "chunks.parquet"
-    first = run_chunking(shards_of(MIXED), IN_PROCESS, store, path)
+    first = chunk_and_merge(shards_of(MIXED), IN_PROCESS, store, path)
     unchanged = shards_of(MIXED)
-    assert run_chunking(unchanged, IN_PROCESS, store, path).shards_reused == 3
+    assert len(chunk_shards(unchanged, IN_PROCESS, store).reused) == 3
     assert [s.documents.reads for s in unchanged] == [0, 0, 0]
 
     edited = [*MIXED[:4], {**MIXED[4], "text": prose("teapot", 25)}, *MIXED[5:]]  # in s1
-    rerun = run_chunking(shards_of(edited), IN_PROCESS, store, path)
-    assert rerun.shards_reused == 2 and rerun.tokens != first.tokens
+    rerun = chunk_shards(shards_of(edited), IN_PROCESS, store)
+    assert rerun.reused == ("s0", "s2")
+    assert merge_shards(rerun.shards, MERGING, store, path).tokens != first.tokens
 
-    stricter = IN_PROCESS.model_copy(update={"near_duplicate_threshold": 0.99, "workers": 2})
-    assert run_chunking(shards_of(edited), stricter, store, path).shards_reused == 3
+    more_workers = IN_PROCESS.model_copy(update={"workers": 2})
+    assert len(chunk_shards(shards_of(edited), more_workers, store).reused) == 3
     smaller = IN_PROCESS.model_copy(update={"target_tokens": 32})
-    assert run_chunking(shards_of(edited), smaller, store, path).shards_reused == 0
+    assert chunk_shards(shards_of(edited), smaller, store).reused == ()
 
 
 def test_shards_chunked_in_worker_processes_give_the_same_file(tmp_path: Path) -> None:
     in_workers = SETTINGS.model_copy(update={"workers": 2})
-    path = tmp_path / "chunks.parquet"
+    store = fresh_store(tmp_path)
     with pytest.raises(RuntimeError, match="killed midway"):  # raised in a worker
-        run_chunking(shards_of(MIXED, fail_in=2), in_workers, fresh_store(tmp_path), path)
-    report = run_chunking(shards_of(MIXED), in_workers, fresh_store(tmp_path), path)
-    assert report.shards_reused == 2  # what the workers finished before the failure was kept
+        chunk_shards(shards_of(MIXED, fail_in=2), in_workers, store)
+    sharding = chunk_shards(shards_of(MIXED), in_workers, store)
+    assert len(sharding.reused) == 2  # what the workers finished before the failure was kept
+    report = merge_shards(sharding.shards, MERGING, store, tmp_path / "chunks.parquet")
     alone = tmp_path / "alone.parquet"
-    expected = run_chunking(shards_of(MIXED), IN_PROCESS, fresh_store(tmp_path / "2"), alone)
-    assert dataclasses.replace(report, shards_reused=0) == expected
-    assert path.read_bytes() == alone.read_bytes()
+    expected = chunk_and_merge(shards_of(MIXED), IN_PROCESS, fresh_store(tmp_path / "2"), alone)
+    assert report == expected
+    assert (tmp_path / "chunks.parquet").read_bytes() == alone.read_bytes()
 
 
 class SyntheticCorpus:
@@ -400,15 +457,16 @@ class SyntheticCorpus:
 
 
 def test_peak_memory_does_not_grow_with_the_corpus(tmp_path: Path) -> None:
-    bound = 2 << 20  # Python allocations (numpy's included) during run_chunking, in bytes
-    settings = SETTINGS.model_copy(update={"target_tokens": 512, "rows_per_group": 64})
+    bound = 2 << 20  # Python allocations (numpy's included) while chunking, in bytes
+    settings = SETTINGS.model_copy(update={"target_tokens": 512})
     corpus = SyntheticCorpus(700)
     text = sum(len(doc["text"]) for doc in corpus)
     assert text > 4 * bound  # what the stage held at once before: every document and chunk
     tracemalloc.start()
     try:
         shards = [Shard("corpus", "v1", corpus)]
-        report = run_chunking(shards, settings, fresh_store(tmp_path), tmp_path / "chunks.parquet")
+        path, merging = tmp_path / "chunks.parquet", ChunkingSettings(rows_per_group=64)
+        report = chunk_and_merge(shards, settings, fresh_store(tmp_path), path, merging)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

@@ -22,6 +22,7 @@ from dagster_webserver.webserver import DagsterWebserver
 from starlette.testclient import TestClient
 
 from llmft_assets.defs.ingestion import blog_posts_html, cleaned_documents, document_catalog
+from llmft_assets.defs.preparation import batch_chunks
 from llmft_assets.defs.resources import resources_from_environment
 from llmft_assets.storage import layout
 from llmft_assets_tests.deployment import SAMPLE_DATA
@@ -30,6 +31,8 @@ pytestmark = pytest.mark.slow  # a daemon backfilling hundreds of documents
 
 DOCUMENTS = 300
 BATCH_SIZE = 100
+# Fetching, cleaning and chunking: each of these runs as one run per batch on the launcher.
+PER_BATCH = (blog_posts_html, cleaned_documents, batch_chunks)
 REPO_ROOT = Path(__file__).resolve().parents[2]
 _BACKFILL_TIMEOUT_S = 900
 LAUNCH_BACKFILL = """
@@ -86,7 +89,7 @@ def test_a_backfill_of_hundreds_of_documents_runs_once_per_batch_and_asset(
     # The webserver's own app, called as the UI's "Launch backfill" (all partitions) calls it.
     ui = TestClient(DagsterWebserver(workspace).create_asgi_app())
     params = {
-        "assetSelection": [{"path": [a.key.path[0]]} for a in (blog_posts_html, cleaned_documents)],
+        "assetSelection": [{"path": [a.key.path[0]]} for a in PER_BATCH],
         "allPartitions": True,
     }
     response = ui.post("/graphql", json={"query": LAUNCH_BACKFILL, "variables": {"params": params}})
@@ -105,13 +108,17 @@ def test_a_backfill_of_hundreds_of_documents_runs_once_per_batch_and_asset(
 
     assert instance.get_backfill(backfill_id).status == BulkActionStatus.COMPLETED_SUCCESS
     runs = instance.get_runs(dg.RunsFilter(tags={"dagster/backfill": backfill_id}))
-    assert len(runs) == 2 * len(batches)  # one run per batch and asset
+    assert len(runs) == len(PER_BATCH) * len(batches)  # one run per batch and asset
     assert all(run.status == dg.DagsterRunStatus.SUCCESS for run in runs)
-    for asset in (blog_posts_html, cleaned_documents):
+    for asset in PER_BATCH:
         assert instance.get_materialized_partitions(asset.key) == set(batches)
         # Dagster's bookkeeping is per batch: one materialization each, not one per document.
         records = instance.fetch_materializations(asset.key, limit=1000).records
         assert len(records) == len(batches)
     store = resources_from_environment()["artifact_store"].store()
     assert len(store.list_keys(layout.CLEANED_FOLDER)) == DOCUMENTS + len(batches)  # manifests
-    print(f"\nbackfill of {DOCUMENTS} documents x 2 assets: {len(runs)} runs, {elapsed:.1f} s")
+    assert len(store.list_keys(layout.CHUNKED_BATCHES)) == len(batches)  # what text_chunks merges
+    print(
+        f"\nbackfill of {DOCUMENTS} documents x {len(PER_BATCH)} assets: {len(runs)} runs,"
+        f" {elapsed:.1f} s"
+    )

@@ -24,7 +24,7 @@ from llmft_assets.defs.ingestion import (
     gutenberg_books,
     notes_text,
 )
-from llmft_assets.defs.preparation import text_chunks, training_dataset
+from llmft_assets.defs.preparation import batch_chunks, text_chunks, training_dataset
 from llmft_assets.defs.resources import GutenbergSource, NotesSource
 from llmft_assets.storage import layout
 from llmft_assets_tests.deployment import POSTS, Deployment, copy_samples
@@ -243,8 +243,9 @@ def test_automation_materializes_exactly_the_newly_discovered_documents(
     deployment: Deployment,
 ) -> None:
     deployment.ingest()
+    deployment.materialize([batch_chunks], "document_batches")
     defs = dg.Definitions(assets=DATA_ASSETS, resources=deployment.resources)
-    selection = dg.AssetSelection.assets(blog_posts_html, cleaned_documents)
+    selection = dg.AssetSelection.assets(blog_posts_html, cleaned_documents, batch_chunks)
     first = dg.evaluate_automation_conditions(
         defs=defs, instance=deployment.instance, asset_selection=selection
     )
@@ -263,7 +264,10 @@ def test_automation_materializes_exactly_the_newly_discovered_documents(
         defs=defs, instance=deployment.instance, asset_selection=selection, cursor=second.cursor
     )
     assert third.get_requested_partitions(cleaned_documents.key) == {"blog-batch-00001"}
-    assert not third.get_requested_partitions(blog_posts_html.key)
+    # Its chunks in the same run (eager follows a parent requested in the same tick): the new
+    # batch's only, not the corpus's.
+    assert third.get_requested_partitions(batch_chunks.key) == {"blog-batch-00001"}
+    assert third.total_requested == 2
 
 
 def test_the_daily_schedule_runs_discovery(deployment: Deployment) -> None:
@@ -350,6 +354,7 @@ def test_notes_go_through_the_graph_into_the_dataset_asking_for_a_note(
     assert note.text.startswith("Start at the bottom of the plan")
 
     run_config = {"ops": {"training_dataset": {"config": {"format": "conversations"}}}}
+    assert deployment.materialize([batch_chunks], "document_batches").success
     assert deployment.materialize([text_chunks, training_dataset], run_config=run_config).success
     dataset = load_from_disk(str(deployment.store.read_tree(layout.DATASET)))
     records = [r for split in dataset.values() for r in split if r["doc_id"].startswith("notes-")]

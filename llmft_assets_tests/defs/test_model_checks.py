@@ -39,7 +39,7 @@ def test_a_qlora_adapter_merged_and_exported_passes_every_model_check(
     deployment.build_dataset(
         {
             "ops": {
-                "text_chunks": {"config": {"target_tokens": 128, "min_tokens": 16}},
+                "batch_chunks": {"config": {"target_tokens": 128, "min_tokens": 16}},
                 "training_dataset": {"config": {"format": "messages"}},
             }
         }

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.slow  # the whole graph through the pipeline command
 
 SLICE_CONFIG = {
     "ops": {
-        "text_chunks": {"config": {"target_tokens": 128, "min_tokens": 16}},
+        "batch_chunks": {"config": {"target_tokens": 128, "min_tokens": 16}},
         "training_dataset": {"config": {"format": "messages", "validation_fraction": 0.25}},
         "lora_adapter": {
             "config": {
