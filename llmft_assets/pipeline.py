@@ -34,22 +34,22 @@ class Step:
 
 
 def pipeline_steps() -> tuple[Step, ...]:
-    """The steps, derived from the code location's asset list (in the order assets run): a
-    partitioned asset is a step of its own over its partition set; unpartitioned assets of one
-    group share a step."""
+    """The steps, derived from the code location's asset list (in the order assets run):
+    partitioned assets that follow one another on one partition set share a step over it (one
+    run per partition, as a backfill runs them); unpartitioned assets of one group share a
+    step."""
     from llmft_assets.definitions import ASSETS
 
     steps: list[Step] = []
     for asset in ASSETS:
         (key,) = asset.keys
         name, group = key.to_user_string(), asset.group_names_by_key[key]
-        partitions = asset.partitions_def
-        if partitions is not None:
-            steps.append(Step((name,), partitions.name, group))
-        elif steps and steps[-1].partition_set is None and steps[-1].group == group:
-            steps[-1] = Step((*steps[-1].assets, name), None, group)
+        partition_set = asset.partitions_def.name if asset.partitions_def else None
+        last = steps[-1] if steps else None
+        if last and last.partition_set == partition_set and (partition_set or last.group == group):
+            steps[-1] = Step((*last.assets, name), partition_set, last.group)
         else:
-            steps.append(Step((name,), None, group))
+            steps.append(Step((name,), partition_set, group))
     return tuple(steps)
 
 

@@ -42,15 +42,14 @@ def test_only_training_is_marked_as_gpu_work():
 
 
 def test_pipeline_steps_follow_the_graph_in_order():
-    """Partitioned assets run one step each over their partition set; the rest by group."""
+    """Partitioned assets run in one step per partition set; the rest by group."""
     steps = [(step.assets, step.partition_set) for step in pipeline_steps()]
     assert steps == [
         (("document_catalog",), None),
         (("blog_posts_html",), "blog_post_batches"),
         (("gutenberg_books",), "gutenberg_book_batches"),
         (("notes_text",), "note_batches"),
-        (("cleaned_documents",), "document_batches"),
-        (("batch_chunks",), "document_batches"),
+        (("cleaned_documents", "batch_chunks"), "document_batches"),
         (("text_chunks", "training_dataset"), None),
         (("base_model", "lora_adapter", "merged_model", "gguf_model"), None),
     ]
