@@ -70,6 +70,7 @@ NEAR_DUPLICATE_EVERY = 50  # every 50th post is the previous one with a sentence
 BAD_EVERY = 200  # every 200th post is a bad file (offset from the near duplicates)
 SET_ASIDE = ("rejected", "duplicates_dropped")  # what the report says was set aside
 SUMMED = (*SET_ASIDE, "shards", "shards_reused")  # materialization metadata the report sums
+CHUNKING = "shards_reused"  # the metadata of an asset that chunks shards (whose are summed)
 # What the UI's page of an asset asks the webserver for: its partitions' status and its latest
 # materializations with their metadata (a representative subset of the page's queries).
 ASSET_PAGE_QUERY = """
@@ -382,7 +383,11 @@ def probe(what: str, argument: str) -> None:
                 ]
                 result[run_id] = {
                     "summed": {
-                        key: sum(int(m[key].value) for m in materializations if key in m)
+                        key: sum(
+                            int(m[key].value)
+                            for m in materializations
+                            if key in m and (key != "shards" or CHUNKING in m)
+                        )
                         for key in SUMMED
                     },
                     "status": instance.get_run_by_id(run_id).status.value,
@@ -801,7 +806,7 @@ def report(revision: Revision) -> None:
     shards = "; ".join(
         f"{s.name}: {s.summed['shards']} ({s.summed['shards_reused']} reused)"
         for s in revision.stages
-        if s.summed["shards_reused"] or "chunks" in s.name
+        if s.summed["shards"]
     )
     if shards:
         print(f"  shards chunked: {shards}")

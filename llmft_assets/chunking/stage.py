@@ -7,10 +7,13 @@ reflowed, and each document is chunked at paragraph and sentence bounds.
 `batch_chunks` (`run_batch_chunking`, one run per batch, like cleaning) does the costly
 part: each batch of cleaned documents is cut into shards of at most `documents_per_shard`,
 and a shard's documents are chunked and fingerprinted for deduplication (tokenizing and
-MinHash) and stored under `batch_chunks/shards/<shard>/`, with a completion marker written
-last. A shard whose documents and chunk settings are unchanged is reused, so a crash midway
-resumes at the first unfinished shard; shards that need the work are chunked in worker
-processes side by side (`workers`). The batch's record, listing its shards, is written last.
+MinHash) and stored under `batch_chunks/shards/<shard>-<key>/`, with a completion marker
+written last. The key covers the shard's documents and the chunk settings, so a finished
+folder never changes: a shard whose documents and settings are unchanged is reused (a crash
+midway resumes at the first unfinished shard), and a merge reading a batch's shards never
+sees them rewritten. Shards that need the work are chunked in worker processes side by side
+(`workers`). The batch's record, listing its shards, is written after them, and only then are
+the batch's shards it no longer lists deleted.
 
 `text_chunks` (`run_chunking`) is the corpus-wide merge: duplicates are found among every
 shard's fingerprints and the shards' chunks merged in doc_id order into one parquet file, one
@@ -158,6 +161,7 @@ class ChunkedBatch(Report):
 
     batch: str
     version: str  # `manifest_version` of the cleaned batch it was chunked from
+    format: int  # the SHARD_FORMAT of its shards
     shards: tuple[ShardReport, ...]
 
 
@@ -240,7 +244,8 @@ def batch_shards(
     store: ArtifactStore, batch: str, files: Mapping[str, str], documents_per_shard: int
 ) -> list[Shard]:
     """The batch's documents `files` cut in doc_id order into shards of `documents_per_shard`:
-    a batch never grows, so its shards stay the same until the batch is cleaned again."""
+    a batch never grows, so its shards stay the same until the batch is cleaned again (or
+    `documents_per_shard` changes)."""
     doc_ids = sorted(files)
     shards = []
     for number, start in enumerate(range(0, len(doc_ids), documents_per_shard)):
@@ -255,7 +260,7 @@ def run_batch_chunking(
     store: ArtifactStore, batches: Sequence[str], settings: ShardingSettings
 ) -> ShardingReport:
     """Chunk and fingerprint the shards of `batches` (those not already stored), then write
-    each batch's `ChunkedBatch` record, and delete the batch's shards it no longer has."""
+    each batch's `ChunkedBatch` record, then delete the batch's shards it no longer lists."""
     files = {batch: cleaned_batch_files(store, batch) for batch in batches}
     shards_of = {
         batch: batch_shards(store, batch, files[batch], settings.documents_per_shard)
@@ -264,18 +269,19 @@ def run_batch_chunking(
     report = chunk_shards([s for shards in shards_of.values() for s in shards], settings, store)
     made = {marker.shard: marker for marker in report.shards}
     for batch, shards in shards_of.items():
-        names = {shard.name for shard in shards}
+        markers = tuple(made[s.name] for s in shards)
+        version = manifest_version(files[batch])
+        record = ChunkedBatch(batch, version, SHARD_FORMAT, markers)
+        store.write_bytes(layout.chunked_batch(batch), record.to_json().encode())
+        listed = {_folder(marker.shard, marker.key) for marker in markers}
         prefix = f"{layout.CHUNK_SHARDS}/{batch}{_SHARD_SUFFIX}"
         store.delete(
             [
                 key
                 for key in store.list_keys(layout.CHUNK_SHARDS)
-                if key.startswith(prefix) and _shard_of(key) not in names
+                if key.startswith(prefix) and key.rsplit("/", 1)[0] not in listed
             ]
         )
-        version = manifest_version(files[batch])
-        record = ChunkedBatch(batch, version, tuple(made[s.name] for s in shards))
-        store.write_bytes(layout.chunked_batch(batch), record.to_json().encode())
     return report
 
 
@@ -296,7 +302,8 @@ def run_chunking(store: ArtifactStore, settings: ChunkingSettings, path: Path) -
             record = ChunkedBatch.from_json(store.read_bytes(layout.chunked_batch(batch)))
         except FileNotFoundError:
             record = None
-        if record is None or record.version != manifest_version(manifest["documents"]):
+        current = manifest_version(manifest["documents"])
+        if record is None or (record.version, record.format) != (current, SHARD_FORMAT):
             behind.append(batch)
         else:
             shards += record.shards
@@ -317,18 +324,38 @@ def merge_shards(
     `CHUNK_COLUMNS`, ordered by doc_id and position), duplicates across all shards left out.
 
     Raises ValueError when no chunk is left, the shards were chunked with different settings,
-    or a document is in two shards."""
+    a document is in two shards, or a shard was deleted meanwhile (its batch chunked again)."""
     names = [shard.shard for shard in shards]
     if len(set(names)) != len(names):
         raise ValueError(f"shard names repeat: {sorted(names)}")
-    shapes = {(s.tokenizer, s.target_tokens, s.min_tokens) for s in shards}
+    shapes: dict[tuple[str, int, int], list[str]] = {}
+    for shard in shards:
+        shapes.setdefault((shard.tokenizer, shard.target_tokens, shard.min_tokens), []).append(
+            shard.shard
+        )
     if len(shapes) > 1:
+        mixed = "; ".join(
+            f"{shape} in {', '.join(names[:3])}{', ...' if len(names) > 3 else ''}"
+            for shape, names in sorted(shapes.items())
+        )
         raise ValueError(
             "batches were chunked with different settings (tokenizer, target_tokens,"
-            f" min_tokens): {sorted(shapes)}; materialize batch_chunks for all batches with one"
+            f" min_tokens): {mixed}; materialize batch_chunks for every batch with one config"
         )
+    try:
+        return _merge(shards, settings, store, path)
+    except FileNotFoundError as error:
+        raise ValueError(
+            f"a shard is gone ({error}): its batch was chunked again during this merge;"
+            " materialize text_chunks again"
+        ) from error
+
+
+def _merge(
+    shards: Sequence[ShardReport], settings: ChunkingSettings, store: ArtifactStore, path: Path
+) -> ChunkingReport:
     with tempfile.TemporaryDirectory(prefix="llmft-shards-") as tmp:
-        local = [_ShardFiles.fetch(store, name, Path(tmp)) for name in names]
+        local = [_ShardFiles.fetch(store, shard, Path(tmp)) for shard in shards]
         duplicates = duplicates_among(
             _in_one_order(heapq.merge(*(f.fingerprints() for f in local), key=_doc_id)),
             settings.near_duplicate_threshold,
@@ -347,11 +374,10 @@ def merge_shards(
                     kept, tails = kept + 1, tails + tail
     if not writer.rows:
         raise ValueError("no chunks: every cleaned document was empty, rejected or a duplicate")
-    ((tokenizer, target_tokens, min_tokens),) = shapes
     return ChunkingReport(
-        tokenizer=tokenizer,
-        target_tokens=target_tokens,
-        min_tokens=min_tokens,
+        tokenizer=shards[0].tokenizer,
+        target_tokens=shards[0].target_tokens,
+        min_tokens=shards[0].min_tokens,
         documents=kept,
         duplicates=tuple(duplicates),
         chunks=writer.rows,
@@ -406,20 +432,21 @@ def _usable_cores() -> int:
 def _finished_shard(
     store: ArtifactStore, shard: Shard, settings: ShardingSettings
 ) -> ShardReport | None:
-    """The shard's completion marker, if its stored work is for this version and settings."""
+    """The shard's completion marker, if its work for this version and settings is stored
+    (the folder's name holds a prefix of the key, the marker all of it)."""
+    key = _shard_key(shard, settings)
     try:
-        stored = store.read_bytes(f"{layout.chunk_shard(shard.name)}/{_DONE}")
+        marker = ShardReport.from_json(store.read_bytes(f"{_folder(shard.name, key)}/{_DONE}"))
     except FileNotFoundError:
         return None
-    marker = ShardReport.from_json(stored)
-    return marker if marker.key == _shard_key(shard, settings) else None
+    return marker if marker.key == key else None
 
 
 def _chunk_shard(store: ArtifactStore, shard: Shard, settings: ShardingSettings) -> ShardReport:
     """Chunk and fingerprint every document of the shard, store both, then the marker."""
     counter = token_counter(settings.tokenizer)
-    folder = layout.chunk_shard(shard.name)
-    store.delete([f"{folder}/{_DONE}"])
+    key = _shard_key(shard, settings)
+    folder = _folder(shard.name, key)
     documents = 0
     with tempfile.TemporaryDirectory(prefix="llmft-shard-") as tmp:
         chunks_path, documents_path = Path(tmp) / _CHUNKS, Path(tmp) / _DOCUMENTS
@@ -454,7 +481,7 @@ def _chunk_shard(store: ArtifactStore, shard: Shard, settings: ShardingSettings)
         store.write_file(f"{folder}/{_DOCUMENTS}", documents_path)
     marker = ShardReport(
         shard=shard.name,
-        key=_shard_key(shard, settings),
+        key=key,
         tokenizer=counter.name,
         target_tokens=settings.target_tokens,
         min_tokens=settings.min_tokens,
@@ -465,9 +492,10 @@ def _chunk_shard(store: ArtifactStore, shard: Shard, settings: ShardingSettings)
     return marker
 
 
-def _shard_of(key: str) -> str:
-    """The shard whose folder holds the store key `key`."""
-    return key.removeprefix(f"{layout.CHUNK_SHARDS}/").split("/")[0]
+def _folder(shard: str, key: str) -> str:
+    """Where a shard's work for its key is stored: a folder per key, never rewritten once its
+    marker is in."""
+    return layout.chunk_shard(f"{shard}-{key[:16]}")
 
 
 class _ShardFiles:
@@ -477,10 +505,10 @@ class _ShardFiles:
         self.chunks_path, self.documents_path = chunks, documents
 
     @classmethod
-    def fetch(cls, store: ArtifactStore, name: str, tmp: Path) -> _ShardFiles:
-        folder = tmp / name
+    def fetch(cls, store: ArtifactStore, shard: ShardReport, tmp: Path) -> _ShardFiles:
+        folder = tmp / shard.shard
         folder.mkdir()
-        key = layout.chunk_shard(name)
+        key = _folder(shard.shard, shard.key)
         return cls(
             store.local_file(f"{key}/{_CHUNKS}", folder),
             store.local_file(f"{key}/{_DOCUMENTS}", folder),

@@ -54,7 +54,7 @@ def batch_chunks(
             "chunks": sum(s.chunks for s in report.shards),
             "shards": len(report.shards),
             "shards_reused": len(report.reused),
-            "tokenizer": report.shards[0].tokenizer if report.shards else config.tokenizer,
+            "tokenizer": config.tokenizer,
         }
     )
 

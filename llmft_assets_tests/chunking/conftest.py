@@ -45,7 +45,7 @@ def cleaned_samples() -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def chunker_inputs(cleaned_samples: dict[str, str]) -> dict[str, str]:
-    """What `text_chunks` hands the chunker: books reflowed, posts as cleaned."""
+    """What `batch_chunks` hands the chunker: books reflowed, posts as cleaned."""
     return {
         name: text_to_chunk(
             (GUTENBERG_BOOKS if name.startswith("book:") else BLOG_POSTS).name, text

@@ -17,6 +17,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from llmft_assets.chunking import stage
 from llmft_assets.chunking.chunker import chunk_text
 from llmft_assets.chunking.stage import (
     CHARACTERS,
@@ -26,7 +27,9 @@ from llmft_assets.chunking.stage import (
     ChunkingSettings,
     Shard,
     ShardingSettings,
+    batch_shards,
     chunk_shards,
+    cleaned_batch_files,
     merge_shards,
     run_batch_chunking,
     run_chunking,
@@ -328,8 +331,56 @@ def test_a_batch_is_cut_into_shards_of_the_configured_size(tmp_path: Path) -> No
     # Cleaned again with fewer documents: the shard it no longer has is deleted.
     store_cleaned_batch(store, BLOG_0, MIXED[:6])
     run_batch_chunking(store, [BLOG_0], by_three)
-    stored = {k.split("/")[2] for k in store.list_keys(layout.CHUNK_SHARDS)}
-    assert stored == {f"{BLOG_0}-shard-000", f"{BLOG_0}-shard-001"}
+    assert stored_shard_names(store) == {f"{BLOG_0}-shard-000", f"{BLOG_0}-shard-001"}
+
+
+def stored_shard_names(store: ArtifactStore) -> set[str]:
+    """The shards with a folder in the store (a folder is the shard's name, then its key's)."""
+    return {k.split("/")[2].rsplit("-", 1)[0] for k in store.list_keys(layout.CHUNK_SHARDS)}
+
+
+def test_a_rechunking_stopped_midway_leaves_the_batch_s_last_record_whole(
+    tmp_path: Path,
+) -> None:
+    store = fresh_store(tmp_path)
+    store_cleaned_batch(store, BLOG_0, MIXED)
+    run_batch_chunking(store, [BLOG_0], SETTINGS)
+    before = run_chunking(store, MERGING, tmp_path / "before.parquet")
+    # Cut smaller, and stopped after the first new shard: it has a folder of its own, so the
+    # one the record lists is as it was.
+    by_three = SETTINGS.model_copy(update={"documents_per_shard": 3})
+    first = batch_shards(store, BLOG_0, cleaned_batch_files(store, BLOG_0), 3)[0]
+    chunk_shards([first], by_three, store)
+    assert run_chunking(store, MERGING, tmp_path / "after.parquet") == before
+    assert (tmp_path / "after.parquet").read_bytes() == (tmp_path / "before.parquet").read_bytes()
+    run_batch_chunking(store, [BLOG_0], by_three)  # finished: the record moves, the old is gone
+    assert run_chunking(store, MERGING, tmp_path / "third.parquet").shards == 3
+    assert len({k.split("/")[2] for k in store.list_keys(layout.CHUNK_SHARDS)}) == 3
+
+
+def test_a_shard_gone_during_a_merge_is_an_error_that_says_to_merge_again(
+    tmp_path: Path,
+) -> None:
+    store = fresh_store(tmp_path)
+    store_cleaned_batch(store, BLOG_0, MIXED)
+    run_batch_chunking(store, [BLOG_0], SETTINGS)
+    [table] = [k for k in store.list_keys(layout.CHUNK_SHARDS) if k.endswith("chunks.parquet")]
+    store.delete([table])  # as a run of batch_chunks for the batch, cleaned again, deletes it
+    with pytest.raises(ValueError, match=r"a shard is gone .*materialize text_chunks again"):
+        run_chunking(store, MERGING, tmp_path / "chunks.parquet")
+
+
+def test_a_batch_chunked_in_an_older_shard_format_is_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = fresh_store(tmp_path)
+    store_cleaned_batch(store, BLOG_0, MIXED)
+    run_batch_chunking(store, [BLOG_0], SETTINGS)
+    monkeypatch.setattr(stage, "SHARD_FORMAT", stage.SHARD_FORMAT + 1)  # a later release's
+    with pytest.raises(ValueError, match="older than cleaned_documents"):
+        run_chunking(store, MERGING, tmp_path / "chunks.parquet")
+    assert run_batch_chunking(store, [BLOG_0], SETTINGS).reused == ()  # its shards redone
+    run_chunking(store, MERGING, tmp_path / "chunks.parquet")
 
 
 def test_batches_chunked_with_different_settings_are_not_merged(tmp_path: Path) -> None:
@@ -338,7 +389,7 @@ def test_batches_chunked_with_different_settings_are_not_merged(tmp_path: Path) 
     store_cleaned_batch(store, BLOG_1, MIXED[4:])
     run_batch_chunking(store, [BLOG_0], SETTINGS)
     run_batch_chunking(store, [BLOG_1], SETTINGS.model_copy(update={"target_tokens": 32}))
-    with pytest.raises(ValueError, match="chunked with different settings"):
+    with pytest.raises(ValueError, match=f"different settings .*32, 8\\) in {BLOG_1}-shard-000"):
         run_chunking(store, MERGING, tmp_path / "chunks.parquet")
 
 

@@ -72,7 +72,7 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Works
             yield context
 
 
-def test_a_backfill_of_hundreds_of_documents_runs_once_per_batch_and_asset(
+def test_a_backfill_of_hundreds_of_documents_runs_per_batch_not_per_document(
     workspace: WorkspaceProcessContext,
 ) -> None:
     instance = workspace.instance
