@@ -268,6 +268,7 @@ def run_batch_chunking(
     }
     report = chunk_shards([s for shards in shards_of.values() for s in shards], settings, store)
     made = {marker.shard: marker for marker in report.shards}
+    stored = store.list_keys(layout.CHUNK_SHARDS)
     for batch, shards in shards_of.items():
         markers = tuple(made[s.name] for s in shards)
         version = manifest_version(files[batch])
@@ -278,7 +279,7 @@ def run_batch_chunking(
         store.delete(
             [
                 key
-                for key in store.list_keys(layout.CHUNK_SHARDS)
+                for key in stored
                 if key.startswith(prefix) and key.rsplit("/", 1)[0] not in listed
             ]
         )
@@ -310,9 +311,8 @@ def run_chunking(store: ArtifactStore, settings: ChunkingSettings, path: Path) -
     if behind:
         raise ValueError(
             f"batch_chunks is missing or older than cleaned_documents for {len(behind)} of"
-            f" {len(manifests)} batches"
-            f" ({', '.join(behind[:5])}{', ...' if len(behind) > 5 else ''}):"
-            " materialize batch_chunks for them first"
+            f" {len(manifests)} batches ({_first(behind, 5)}): materialize batch_chunks for them"
+            " first"
         )
     return merge_shards(shards, settings, store, path)
 
@@ -334,10 +334,7 @@ def merge_shards(
             shard.shard
         )
     if len(shapes) > 1:
-        mixed = "; ".join(
-            f"{shape} in {', '.join(names[:3])}{', ...' if len(names) > 3 else ''}"
-            for shape, names in sorted(shapes.items())
-        )
+        mixed = "; ".join(f"{shape} in {_first(of, 3)}" for shape, of in sorted(shapes.items()))
         raise ValueError(
             "batches were chunked with different settings (tokenizer, target_tokens,"
             f" min_tokens): {mixed}; materialize batch_chunks for every batch with one config"
@@ -385,6 +382,11 @@ def _merge(
         short_tail_tokens_dropped=tails,
         shards=len(shards),
     )
+
+
+def _first(names: Sequence[str], shown: int) -> str:
+    """The first `shown` of `names`, for an error message."""
+    return ", ".join(names[:shown]) + (", ..." if len(names) > shown else "")
 
 
 def _shard_key(shard: Shard, settings: ShardingSettings) -> str:
